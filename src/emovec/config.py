@@ -51,8 +51,9 @@ def make_config(**settings) -> ExtractConfig:
         return ExtractConfig(**settings)
     except ValidationError as err:
         first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise EmovecError(f"invalid extraction setting {where}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        where = ".".join(str(part) for part in first["loc"])
+        raise EmovecError(f"invalid extraction setting {where}: {message}" if where else message) from None
 
 
 def auto_shard_size(n_layers: int, hidden_size: int) -> int:

@@ -42,7 +42,9 @@ def train_tokenizer(kind: str = "bpe", vocab_size: int = 512):
         tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
         tok.normalizer = normalizers.BertNormalizer(lowercase=True)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.train_from_iterator(training_text(), trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+        tok.train_from_iterator(
+            training_text(), trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials)
+        )
         cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
         tok.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
@@ -89,8 +91,12 @@ def _gemma3_text(vocab: int, **ids):
     from transformers import Gemma3TextConfig
 
     return Gemma3TextConfig(
-        vocab_size=vocab, head_dim=16, sliding_window=16, layer_types=["sliding_attention", "full_attention"] * 2,
-        **_attention(layers=4), **ids
+        vocab_size=vocab,
+        head_dim=16,
+        sliding_window=16,
+        layer_types=["sliding_attention", "full_attention"] * 2,
+        **_attention(layers=4),
+        **ids,
     )
 
 
@@ -119,26 +125,53 @@ def _configs() -> dict[str, Callable]:
 
     def gemma3_mm(vocab, **ids):
         vision = tf.SiglipVisionConfig(
-            hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=28,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=28,
             patch_size=14,
         )
         return tf.Gemma3Config(
-            text_config=_gemma3_text(vocab, **ids), vision_config=vision, mm_tokens_per_image=4,
-            image_token_index=vocab - 1, boi_token_index=vocab - 2, eoi_token_index=vocab - 3, **ids
+            text_config=_gemma3_text(vocab, **ids),
+            vision_config=vision,
+            mm_tokens_per_image=4,
+            image_token_index=vocab - 1,
+            boi_token_index=vocab - 2,
+            eoi_token_index=vocab - 3,
+            **ids,
         )
 
     def gemma4_mm(vocab, **ids):
-        vision = tf.Gemma4VisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                       num_attention_heads=2, num_key_value_heads=2, head_dim=16)
+        vision = tf.Gemma4VisionConfig(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            head_dim=16,
+        )
         return tf.Gemma4Config(text_config=_gemma4_text(vocab, **ids), vision_config=vision, **ids)
 
     def gemma3n(vocab, **ids):
         return tf.Gemma3nTextConfig(
-            vocab_size=vocab, vocab_size_per_layer_input=vocab, hidden_size=64, intermediate_size=[128] * 4,
-            num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
-            hidden_size_per_layer_input=8, sliding_window=16, laurel_rank=8, altup_num_inputs=4,
-            num_kv_shared_layers=2, activation_sparsity_pattern=[0.95, 0.0, 0.0, 0.0],
-            layer_types=["sliding_attention", "full_attention"] * 2, max_position_embeddings=512, **ids
+            vocab_size=vocab,
+            vocab_size_per_layer_input=vocab,
+            hidden_size=64,
+            intermediate_size=[128] * 4,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=16,
+            hidden_size_per_layer_input=8,
+            sliding_window=16,
+            laurel_rank=8,
+            altup_num_inputs=4,
+            num_kv_shared_layers=2,
+            activation_sparsity_pattern=[0.95, 0.0, 0.0, 0.0],
+            layer_types=["sliding_attention", "full_attention"] * 2,
+            max_position_embeddings=512,
+            **ids,
         )
 
     return {
@@ -155,12 +188,18 @@ def _configs() -> dict[str, Callable]:
         "apertus": text("ApertusConfig"),
         "olmo2": text("Olmo2Config"),
         "phi3": text("Phi3Config"),
-        "gpt2": lambda vocab, **ids: tf.GPT2Config(vocab_size=vocab, n_embd=64, n_layer=3, n_head=4, n_positions=512,
-                                                  **ids),
+        "gpt2": lambda vocab, **ids: tf.GPT2Config(
+            vocab_size=vocab, n_embd=64, n_layer=3, n_head=4, n_positions=512, **ids
+        ),
         "gpt-neox": text("GPTNeoXConfig"),
         "bert": lambda vocab, **ids: tf.BertConfig(
-            vocab_size=vocab, hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=128,
-            max_position_embeddings=512, **ids
+            vocab_size=vocab,
+            hidden_size=64,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            intermediate_size=128,
+            max_position_embeddings=512,
+            **ids,
         ),
     }
 
@@ -184,8 +223,11 @@ def build_tiny_model(arch: str, out: str | Path, seed: int = 0, config_overrides
     if arch == "bert":
         ids = {"pad_token_id": tokenizer.pad_token_id}
     else:
-        ids = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
-               "eos_token_id": tokenizer.eos_token_id}
+        ids = {
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        }
     config = builders[arch](len(tokenizer), **ids)
     for key, value in (config_overrides or {}).items():
         setattr(config, key, value)
