@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from conftest import story_rows
 
-
 pytestmark = pytest.mark.slow  # each case starts a Python process
 
 

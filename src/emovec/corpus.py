@@ -112,7 +112,7 @@ def _validated(rows: list[tuple[str, dict]], source: str, sha256: str) -> Corpus
         for field in REQUIRED_FIELDS:
             value = row.get(field)
             if not _present(value):
-                state = "missing" if field not in row or value is None else "empty"
+                state = "empty" if isinstance(value, str) else "missing"
                 raise EmovecError(f"{source}: {where}: field {field!r} is {state}")
             if not isinstance(value, str):
                 raise EmovecError(f"{source}: {where}: field {field!r} must be a string")
