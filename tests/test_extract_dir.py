@@ -9,7 +9,15 @@ import pandas as pd
 import pytest
 from conftest import story_rows
 
-from emovec import emotion_means, extract, extract_activations, iter_shards, load_activations, load_model
+from emovec import (
+    emotion_means,
+    extract,
+    extract_activations,
+    iter_shards,
+    load_activations,
+    load_model,
+    residual_norms,
+)
 from emovec.errors import EmovecError
 
 
@@ -26,6 +34,10 @@ def test_directory_matches_in_memory_and_has_a_full_manifest(llama, corpus_file,
     memory = extract_activations(llama, corpus_file, skip_tokens=5)
     np.testing.assert_allclose(loaded.means, memory.means, rtol=1e-5, atol=1e-6)  # batches differ: rounding only
     np.testing.assert_array_equal(loaded.counted, memory.counted)
+    np.testing.assert_allclose(loaded.norms, memory.norms, rtol=1e-5)
+    used = loaded.counted > 0
+    expected_norms = (loaded.norms[used] * loaded.counted[used, None]).sum(0) / loaded.counted[used].sum()
+    np.testing.assert_allclose(residual_norms(out), expected_norms, rtol=1e-6)
     assert loaded.ids == [row["id"] for row in story_rows()]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"

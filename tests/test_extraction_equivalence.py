@@ -18,8 +18,8 @@ from emovec.tiny import ARCHITECTURES
 SKIP = 7
 
 
-def unpadded_reference(loaded, texts: list[str], skip: int) -> np.ndarray:
-    """[n, L+1, d] means over tokens [skip:] of each story run alone; NaN when none remain."""
+def unpadded_reference(loaded, texts: list[str], skip: int) -> tuple[np.ndarray, np.ndarray]:
+    """Means [n, L+1, d] and mean token norms [n, L+1] over tokens [skip:] of each story run alone (NaN: none)."""
     last_block = loaded.blocks[loaded.n_blocks - 1]
     captured = {}
 
@@ -28,6 +28,7 @@ def unpadded_reference(loaded, texts: list[str], skip: int) -> np.ndarray:
         captured["last"] = hidden[0] if hidden.ndim == 4 else hidden  # Gemma 3n AltUp: stream 0
 
     out = np.full((len(texts), loaded.n_blocks + 1, loaded.hidden_size), np.nan)
+    norms = np.full((len(texts), loaded.n_blocks + 1), np.nan)
     handle = last_block.register_forward_hook(keep_last)
     try:
         for i, text in enumerate(texts):
@@ -40,13 +41,14 @@ def unpadded_reference(loaded, texts: list[str], skip: int) -> np.ndarray:
                 tokens = hidden[0, skip:].double().numpy()
                 if len(tokens):
                     out[i, k] = tokens.mean(axis=0)
+                    norms[i, k] = np.linalg.norm(tokens, axis=1).mean()
     finally:
         handle.remove()
-    return out
+    return out, norms
 
 
 def check_against_reference(loaded, padding_side: str, batch_size: int) -> None:
-    reference = unpadded_reference(loaded, STORY_TEXTS, SKIP)
+    reference, reference_norms = unpadded_reference(loaded, STORY_TEXTS, SKIP)
     got = extract_activations(
         loaded, story_rows(), skip_tokens=SKIP, batch_size=batch_size, padding_side=padding_side, layers="all"
     )
@@ -57,6 +59,7 @@ def check_against_reference(loaded, padding_side: str, batch_size: int) -> None:
     assert (got.counted == 0).any() and (got.counted > 0).any(), "the corpus must have stories on both sides of skip"
     np.testing.assert_array_equal(np.isnan(got.means), np.isnan(reference))
     np.testing.assert_allclose(got.means, reference, rtol=1e-5, atol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(got.norms, reference_norms, rtol=1e-5, atol=1e-5, equal_nan=True)
 
 
 @pytest.fixture(scope="module")

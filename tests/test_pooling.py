@@ -41,10 +41,11 @@ def test_pooled_sums_ignore_nan_in_padding_and_use_float64():
     hidden = torch.randn(2, 5, 3, dtype=torch.float32)
     hidden[0, 3:] = float("nan")  # garbage in padding must not leak
     keep = torch.tensor([[1, 1, 1, 0, 0], [0, 1, 1, 1, 1]], dtype=torch.bool)
-    sums = pooled_sums(hidden, keep)
-    assert sums.dtype == torch.float64
-    expected = np.stack([hidden[0, :3].double().sum(0).numpy(), hidden[1, 1:].double().sum(0).numpy()])
-    np.testing.assert_allclose(sums.numpy(), expected, rtol=1e-12)
+    sums, norm_sums = pooled_sums(hidden, keep)
+    assert sums.dtype == norm_sums.dtype == torch.float64
+    kept = [hidden[0, :3].double().numpy(), hidden[1, 1:].double().numpy()]
+    np.testing.assert_allclose(sums.numpy(), np.stack([k.sum(0) for k in kept]), rtol=1e-12)
+    np.testing.assert_allclose(norm_sums.numpy(), [np.linalg.norm(k, axis=1).sum() for k in kept], rtol=1e-12)
 
 
 def test_length_order_is_longest_first_and_stable():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .activations import Activations, EmotionMeans, emotion_means, iter_shards, load_activations
+from .activations import Activations, EmotionMeans, emotion_means, iter_shards, load_activations, residual_norms
 from .config import ExtractConfig
 from .corpus import Corpus, corpus_from_records, read_corpus
 from .errors import EmovecError
@@ -31,4 +31,5 @@ __all__ = [
     "parse_layer_spec",
     "read_corpus",
     "relative_depths",
+    "residual_norms",
 ]

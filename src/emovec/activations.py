@@ -4,10 +4,11 @@ Layout of a directory written by :func:`emovec.extract`::
 
     manifest.json               config, model, tokenizer, corpus hash, layers, counts, timings, versions
     stories.parquet             one row per story in corpus order: id, emotion, n_tokens, counted, truncated, ...
-    shards/shard-00000.safetensors   means [n, L, d] float32, rows [n], counted [n]
+    shards/shard-00000.safetensors   means [n, L, d] float32, norms [n, L] float32, rows [n], counted [n]
 
 ``rows`` index ``stories.parquet``; ``counted`` is the number of tokens in each mean (0 = no token past
-skip; its mean is NaN and it is left out of emotion means).
+skip; its mean is NaN and it is left out of emotion means); ``norms`` is the mean L2 norm of those
+tokens' residual vectors (the unit of steering strength).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Activations:
 
     means: np.ndarray
     counted: np.ndarray
+    norms: np.ndarray  # [n, L] mean token L2 norm per story and layer
     stories: pd.DataFrame
     layers: list[int]
     relative_depths: list[float]
@@ -91,22 +93,30 @@ def _complete_manifest(directory: Path) -> dict:
     return manifest
 
 
-def iter_shards(
-    directory: str | Path, layers: list[int] | None = None
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Stream ``(rows, means[n, L', d], counted)`` shard by shard, optionally for some layers only."""
+@dataclass(frozen=True)
+class Shard:
+    """One shard's stories: ``rows`` index the stories table."""
+
+    rows: np.ndarray
+    means: np.ndarray  # [n, L', d]
+    counted: np.ndarray  # [n]
+    norms: np.ndarray  # [n, L']
+
+
+def iter_shards(directory: str | Path, layers: list[int] | None = None) -> Iterator[Shard]:
+    """Stream shards one at a time, optionally reading only some layers."""
     directory = Path(directory)
     manifest = _complete_manifest(directory)
     slots = _layer_slots(manifest, layers)
     for index in range(manifest["n_shards"]):
         with safe_open(shard_path(directory, index), framework="numpy") as shard:
-            rows = shard.get_tensor("rows")
-            counted = shard.get_tensor("counted")
+            norms = shard.get_tensor("norms")
             if slots is None:
                 means = shard.get_tensor("means")
             else:
                 means = np.stack([shard.get_slice("means")[:, slot, :] for slot in slots], axis=1)
-        yield rows, means, counted
+                norms = norms[:, slots]
+            yield Shard(shard.get_tensor("rows"), means, shard.get_tensor("counted"), norms)
 
 
 def _layer_slots(manifest: dict, layers: list[int] | None) -> list[int] | None:
@@ -128,12 +138,15 @@ def load_activations(directory: str | Path, layers: list[int] | None = None) -> 
     depth = dict(zip(manifest["layers"], manifest["relative_depths"]))
     means = np.empty((len(stories), len(chosen), manifest["model"]["hidden_size"]), dtype=np.float32)
     counted = np.zeros(len(stories), dtype=np.int64)
-    for rows, shard_means, shard_counted in iter_shards(directory, layers):
-        means[rows] = shard_means
-        counted[rows] = shard_counted
+    norms = np.empty((len(stories), len(chosen)), dtype=np.float32)
+    for shard in iter_shards(directory, layers):
+        means[shard.rows] = shard.means
+        counted[shard.rows] = shard.counted
+        norms[shard.rows] = shard.norms
     return Activations(
         means=means,
         counted=counted,
+        norms=norms,
         stories=stories,
         layers=list(chosen),
         relative_depths=[depth[layer] for layer in chosen],
@@ -151,7 +164,7 @@ def emotion_means(source: str | Path | Activations, weighting: str = "token") ->
         raise EmovecError(f"unknown weighting {weighting!r}; use 'token' or 'story'")
     if isinstance(source, Activations):
         stories, layers, depths = source.stories, source.layers, source.relative_depths
-        chunks: Iterator = iter([(np.arange(len(stories)), source.means, source.counted)])
+        chunks: Iterator[Shard] = iter([Shard(np.arange(len(stories)), source.means, source.counted, source.norms)])
     else:
         directory = Path(source)
         manifest = _complete_manifest(directory)
@@ -164,7 +177,8 @@ def emotion_means(source: str | Path | Activations, weighting: str = "token") ->
     sums: np.ndarray | None = None
     n_stories = np.zeros(len(emotions), dtype=np.int64)
     n_tokens = np.zeros(len(emotions), dtype=np.int64)
-    for rows, means, counted in chunks:
+    for shard in chunks:
+        rows, means, counted = shard.rows, shard.means, shard.counted
         if sums is None:
             sums = np.zeros((len(emotions),) + means.shape[1:], dtype=np.float64)
         used = counted > 0
@@ -190,3 +204,18 @@ def emotion_means(source: str | Path | Activations, weighting: str = "token") ->
         weighting=weighting,
         excluded_ids=excluded,
     )
+
+
+def residual_norms(source: str | Path | Activations) -> np.ndarray:
+    """Mean residual-stream L2 norm per layer [L] over all counted tokens (token-weighted), in float64."""
+    chunks = [source] if isinstance(source, Activations) else iter_shards(source)
+    total = None
+    tokens = 0
+    for chunk in chunks:
+        used = chunk.counted > 0
+        weighted = (chunk.norms[used].astype(np.float64) * chunk.counted[used, None]).sum(axis=0)
+        total = weighted if total is None else total + weighted
+        tokens += int(chunk.counted[used].sum())
+    if not tokens:
+        raise EmovecError("no story has a token past the skip offset; cannot measure residual norms")
+    return total / tokens

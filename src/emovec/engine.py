@@ -24,6 +24,7 @@ class PooledBatch:
     rows: np.ndarray  # [b] story indices
     means: np.ndarray  # [b, L, d] float32; NaN where no token was counted
     counted: np.ndarray  # [b] tokens at positions >= skip that entered each mean
+    norms: np.ndarray  # [b, L] float32 mean L2 norm of those tokens' residual vectors; NaN where none
     padded_tokens: int  # tokens the model processed, padding included
 
 
@@ -53,9 +54,12 @@ def pool_batches(
         input_ids, attention_mask = pad_batch([ids[r] for r in rows], loaded.pad_token_id, padding_side, loaded.device)
         keep = pooling_mask(attention_mask, skip)
         sums = torch.zeros((len(rows), len(layers), loaded.hidden_size), dtype=torch.float64)
+        norm_sums = torch.zeros((len(rows), len(layers)), dtype=torch.float64)
 
-        def record(layer: int, hidden: torch.Tensor, keep=keep, sums=sums) -> None:
-            sums[:, slot[layer]] = pooled_sums(hidden, keep.to(hidden.device)).cpu()
+        def record(layer: int, hidden: torch.Tensor, keep=keep, sums=sums, norm_sums=norm_sums) -> None:
+            vectors, norms = pooled_sums(hidden, keep.to(hidden.device))
+            sums[:, slot[layer]] = vectors.cpu()
+            norm_sums[:, slot[layer]] = norms.cpu()
 
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if loaded.accepts_position_ids:
@@ -65,9 +69,12 @@ def pool_batches(
         counted = keep.sum(dim=1).cpu().to(torch.float64)
         means = sums / counted.clamp(min=1).view(-1, 1, 1)
         means[counted == 0] = float("nan")
+        norms = norm_sums / counted.clamp(min=1).view(-1, 1)
+        norms[counted == 0] = float("nan")
         yield PooledBatch(
             rows=np.asarray(rows),
             means=means.to(torch.float32).numpy(),
             counted=counted.to(torch.int64).numpy(),
+            norms=norms.to(torch.float32).numpy(),
             padded_tokens=int(input_ids.numel()),
         )

@@ -141,15 +141,18 @@ def extract_activations(
     stories = _stories_table(corpus, encoded, config.skip_tokens)
     means = np.empty((len(corpus), len(layers), loaded.hidden_size), dtype=np.float32)
     counted = np.zeros(len(corpus), dtype=np.int64)
+    norms = np.empty((len(corpus), len(layers)), dtype=np.float32)
     batches = plan_batches(np.arange(len(corpus)), encoded.lengths, **config.batching())
     with progress_bar("extract", total=len(corpus), enabled=progress) as advance:
         for batch in pool_batches(loaded, encoded.ids, batches, layers, config.skip_tokens, config.padding_side):
             means[batch.rows] = batch.means
             counted[batch.rows] = batch.counted
+            norms[batch.rows] = batch.norms
             advance(len(batch.rows), int(encoded.lengths[batch.rows].sum()))
     return Activations(
         means=means,
         counted=counted,
+        norms=norms,
         stories=stories,
         layers=layers,
         relative_depths=relative_depths(layers, loaded.n_blocks),
@@ -189,6 +192,7 @@ def _encode(loaded: LoadedModel, corpus: Corpus, config: ExtractConfig) -> Encod
 def _extract_shard(out, index, rows, loaded, encoded, layers, config, advance) -> None:
     means = np.empty((len(rows), len(layers), loaded.hidden_size), dtype=np.float32)
     counted = np.zeros(len(rows), dtype=np.int64)
+    norms = np.empty((len(rows), len(layers)), dtype=np.float32)
     where = {row: i for i, row in enumerate(rows.tolist())}
     batches = plan_batches(rows, encoded.lengths, **config.batching())
     padded = 0
@@ -196,12 +200,13 @@ def _extract_shard(out, index, rows, loaded, encoded, layers, config, advance) -
         slots = [where[row] for row in batch.rows.tolist()]
         means[slots] = batch.means
         counted[slots] = batch.counted
+        norms[slots] = batch.norms
         padded += batch.padded_tokens
         advance(len(batch.rows), int(encoded.lengths[batch.rows].sum()))
     path = shard_path(out, index)
     partial = path.with_suffix(".partial")
     save_file(
-        {"means": means, "rows": np.asarray(rows, dtype=np.int64), "counted": counted},
+        {"means": means, "norms": norms, "rows": np.asarray(rows, dtype=np.int64), "counted": counted},
         str(partial),
         metadata={"padded_tokens": str(padded)},
     )

@@ -25,10 +25,11 @@ def pooling_mask(attention_mask: torch.Tensor, skip: int) -> torch.Tensor:
     return positions_from_first_real(attention_mask) >= skip
 
 
-def pooled_sums(hidden: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Sum of ``hidden[b, t]`` over kept tokens, in float64: [B, T, d] x [B, T] -> [B, d].
+def pooled_sums(hidden: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sums over kept tokens, in float64: of the vectors [B, d] and of their L2 norms [B].
 
     Masked positions are replaced (not multiplied) by zero, so NaN or inf in padding cannot leak in.
     """
     kept = torch.where(keep.unsqueeze(-1), hidden, torch.zeros((), dtype=hidden.dtype, device=hidden.device))
-    return kept.to(torch.float64).sum(dim=1)
+    kept = kept.to(torch.float64)
+    return kept.sum(dim=1), torch.linalg.vector_norm(kept, dim=-1).sum(dim=1)
