@@ -1,0 +1,104 @@
+"""Uncertainty for the geometry: bootstrap CIs, permutation p-values, a max-over-layers null, random directions.
+
+All resampling is seeded. A bootstrap over emotions resamples emotions with replacement and refits PCA
+in each resample (through the centred Gram matrix, exact, top two components only); correlations use the
+resampled emotions that have norms. Permutation nulls shuffle the norm values across emotions, with the
+same permutation at every layer so that the best layer of a null sweep can be compared with the
+observed peak.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from scipy.linalg import eigh
+
+from .geometry import pearson_columns
+
+
+def centred_gram(gram: np.ndarray) -> np.ndarray:
+    """Double-centre a Gram matrix (the Gram matrix of the mean-centred rows)."""
+    row = gram.mean(axis=1, keepdims=True)
+    return gram - row - row.T + gram.mean()
+
+
+def top_pc_scores(gram: np.ndarray, k: int = 2) -> np.ndarray:
+    """Scores [E, k] of the top ``k`` PCs from a raw Gram matrix (up to sign), largest first."""
+    centred = centred_gram(gram)
+    n = len(centred)
+    values, vectors = eigh(centred, subset_by_index=[n - k, n - 1], driver="evr")
+    return vectors[:, ::-1] * np.sqrt(np.clip(values[::-1], 0, None))
+
+
+def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """[n_boot, n] resampled row indices, with replacement."""
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def bootstrap_pc_correlations(
+    grams: list[np.ndarray],
+    indices: np.ndarray,
+    matched: np.ndarray,
+    targets: tuple[np.ndarray, np.ndarray],
+    reference_scores: list[np.ndarray] | None = None,
+    workers: int | None = None,
+) -> np.ndarray:
+    """Signed r of PC1 with ``targets[0]`` and PC2 with ``targets[1]`` in each resample: [n_boot, L, 2].
+
+    ``grams`` are raw Gram matrices [E, E] per layer; ``matched`` [E] marks emotions with norms and
+    ``targets`` hold their values at every emotion (ignored where unmatched). Each resample's PCs are
+    sign-aligned with ``reference_scores`` (full-data scores [E, 2] per layer) when given.
+    """
+
+    def one_layer(layer: int) -> np.ndarray:
+        gram = grams[layer]
+        out = np.full((len(indices), 2), np.nan)
+        for b, rows in enumerate(indices):
+            scores = top_pc_scores(gram[np.ix_(rows, rows)], 2)
+            if reference_scores is not None:
+                signs = np.sign((scores * reference_scores[layer][rows]).sum(axis=0))
+                scores = scores * np.where(signs == 0, 1, signs)
+            keep = matched[rows]
+            for pc, target in enumerate(targets):
+                out[b, pc] = pearson_columns(scores[keep][:, [pc]], target[rows][keep])[0]
+        return out
+
+    workers = workers or min(len(grams), os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        per_layer = list(pool.map(one_layer, range(len(grams))))
+    return np.stack(per_layer, axis=1)
+
+
+def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval along axis 0, ignoring NaN resamples."""
+    tail = (1 - level) / 2 * 100
+    return np.nanpercentile(samples, tail, axis=0), np.nanpercentile(samples, 100 - tail, axis=0)
+
+
+def permutation_null(scores: np.ndarray, values: np.ndarray, n_perm: int, seed: int) -> np.ndarray:
+    """|r| of fixed scores [L, n] with permuted values [n], the same permutation at every layer: [n_perm, L]."""
+    rng = np.random.default_rng(seed)
+    perms = np.stack([rng.permutation(len(values)) for _ in range(n_perm)])
+    shuffled = values[perms]  # [P, n]
+    sc = scores - scores.mean(axis=1, keepdims=True)
+    sh = shuffled - shuffled.mean(axis=1, keepdims=True)
+    numerator = sh @ sc.T  # [P, L]
+    denominator = np.sqrt((sh**2).sum(axis=1))[:, None] * np.sqrt((sc**2).sum(axis=1))[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(numerator / denominator)
+
+
+def p_value(null: np.ndarray, observed: np.ndarray | float) -> np.ndarray:
+    """One-sided p = (1 + #null >= observed) / (1 + n), along axis 0."""
+    null = np.asarray(null)
+    return (1 + (null >= np.asarray(observed) - 1e-12).sum(axis=0)) / (1 + len(null))
+
+
+def random_direction_null(vectors: np.ndarray, values: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """|r| between ``values`` and projections of ``vectors`` [E, d] on ``n`` random unit directions: [n]."""
+    rng = np.random.default_rng(seed)
+    directions = rng.standard_normal((vectors.shape[1], n))
+    directions /= np.linalg.norm(directions, axis=0, keepdims=True)
+    return np.abs(pearson_columns(np.asarray(vectors, dtype=np.float64) @ directions, values))
