@@ -22,10 +22,9 @@ from emovec.stats import (
 )
 from emovec.vectors import EmotionVectors, cosine_matrix
 
-rng = np.random.default_rng(42)
-
 
 def test_pca_matches_sklearn():
+    rng = np.random.default_rng(1)
     x = rng.normal(size=(30, 50)) @ rng.normal(size=(50, 50))
     ours = pca(x, 5)
     ref = PCA(n_components=5, svd_solver="full").fit(x)
@@ -34,6 +33,7 @@ def test_pca_matches_sklearn():
 
 
 def test_top_pc_scores_from_gram_match_sklearn():
+    rng = np.random.default_rng(2)
     x = rng.normal(size=(25, 40)) * np.linspace(3, 0.1, 40)
     scores = top_pc_scores(x @ x.T, 2)
     ref = PCA(n_components=2, svd_solver="full").fit_transform(x)
@@ -41,6 +41,7 @@ def test_top_pc_scores_from_gram_match_sklearn():
 
 
 def test_correlations_match_scipy():
+    rng = np.random.default_rng(3)
     x, y = rng.normal(size=(40, 4)), rng.normal(size=40)
     y[::3] = y[0]  # ties for Spearman
     for j in range(4):
@@ -50,6 +51,7 @@ def test_correlations_match_scipy():
 
 @pytest.mark.parametrize("folds", [5, 0])
 def test_readout_matches_sklearn_cross_val_predict(folds):
+    rng = np.random.default_rng(4)
     x = rng.normal(size=(40, 60))
     y = np.stack([3 * x[:, 0] + 0.3 * rng.normal(size=40), 3 * (x[:, 1] - x[:, 2]) + 0.3 * rng.normal(size=40)], 1)
     ours = ridge_readout(x, y, folds=folds, seed=3)
@@ -64,6 +66,7 @@ def test_readout_matches_sklearn_cross_val_predict(folds):
 
 
 def test_cosine_rsa_and_cka_match_direct_formulas():
+    rng = np.random.default_rng(5)
     x, y = rng.normal(size=(12, 30)), rng.normal(size=(12, 20))
     np.testing.assert_allclose(cosine_matrix(x), cosine_similarity(x), atol=1e-12)
     upper = [(i, j) for i in range(12) for j in range(i + 1, 12)]
@@ -78,6 +81,7 @@ def test_cosine_rsa_and_cka_match_direct_formulas():
 
 
 def test_comparisons_of_two_vector_sets():
+    rng = np.random.default_rng(6)
     base = rng.normal(size=(6, 3, 16))
     a = EmotionVectors(base.astype(np.float32), list("abcdef"), [0, 1, 2], [0, 0.5, 1], metadata={"model": "m"})
     b = EmotionVectors(base[::-1].astype(np.float32), list("fedcba"), [0, 1, 2], [0, 0.5, 1], metadata={"model": "m"})
@@ -88,6 +92,7 @@ def test_comparisons_of_two_vector_sets():
 
 
 def test_permutation_null_matches_a_loop():
+    rng = np.random.default_rng(7)
     scores, values = rng.normal(size=(3, 20)), rng.normal(size=20)
     null = permutation_null(scores, values, 50, seed=7)
     perm_rng = np.random.default_rng(7)
@@ -100,6 +105,7 @@ def test_permutation_null_matches_a_loop():
 
 
 def test_random_direction_null_matches_a_loop():
+    rng = np.random.default_rng(8)
     x, y = rng.normal(size=(15, 8)), rng.normal(size=15)
     null = random_direction_null(x, y, 10, seed=1)
     d = np.random.default_rng(1).standard_normal((8, 10))
@@ -108,6 +114,7 @@ def test_random_direction_null_matches_a_loop():
 
 
 def test_bootstrap_refits_pca_like_sklearn_on_each_resample():
+    rng = np.random.default_rng(9)
     x = rng.normal(size=(20, 12)) * np.linspace(4, 0.5, 12)
     valence, arousal = x[:, 0] + rng.normal(size=20), x[:, 1] + rng.normal(size=20)
     matched = np.ones(20, dtype=bool)
