@@ -52,7 +52,7 @@ def test_correlations_match_scipy():
 @pytest.mark.parametrize("folds", [5, 0])
 def test_readout_matches_sklearn_cross_val_predict(folds):
     rng = np.random.default_rng(4)
-    x = rng.normal(size=(40, 60))
+    x = rng.normal(size=(40, 10))
     y = np.stack([3 * x[:, 0] + 0.3 * rng.normal(size=40), 3 * (x[:, 1] - x[:, 2]) + 0.3 * rng.normal(size=40)], 1)
     ours = ridge_readout(x, y, folds=folds, seed=3)
     cv = LeaveOneOut() if folds == 0 else KFold(folds, shuffle=True, random_state=3)
