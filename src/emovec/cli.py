@@ -134,12 +134,196 @@ def layers(
     typer.echo(f"layers: {depths}")
 
 
+class Weighting(str, Enum):
+    token = "token"
+    story = "story"
+
+
+class ExportFormat(str, Enum):
+    gguf = "gguf"
+
+
+@app.command()
+def vectors(
+    activations: Annotated[Path, typer.Option(help="Activations directory written by 'emovec extract'.")],
+    out: Annotated[Path, typer.Option(help="Output vectors directory.")],
+    emotions: Annotated[str | None, typer.Option(help="Emotion set: anthropic171, russell28 or a file.")] = None,
+    weighting: Annotated[Weighting, typer.Option(help="Token-weighted or story-weighted emotion means.")] = (
+        Weighting.token
+    ),
+    neutral: Annotated[Path | None, typer.Option(help="Activations of a neutral corpus, for denoising.")] = None,
+    denoise_variance: Annotated[float, typer.Option(help="Variance of neutral PCs to project out.")] = 0.5,
+) -> None:
+    """Build contrast vectors (emotion mean minus mean over emotions), optionally denoised."""
+    from .emotion_sets import load_emotion_set
+    from .vectors import build_vectors
+
+    chosen = load_emotion_set(emotions) if emotions else None
+    result = build_vectors(
+        activations, emotions=chosen, weighting=weighting.value, neutral=neutral, denoise_variance=denoise_variance
+    )
+    result.save(out)
+    meta = result.metadata
+    e, n_layers, d = result.shape
+    stderr_console.print(f"wrote {out}: {e} emotions x {n_layers} layers x {d} ({weighting.value}-weighted)")
+    if meta["denoising"]["applied"]:
+        removed = meta["denoising"]["n_components"]
+        stderr_console.print(f"denoised: removed {min(removed)}-{max(removed)} neutral PCs per layer")
+    if meta["emotions_missing_from_corpus"]:
+        missing = meta["emotions_missing_from_corpus"]
+        stderr_console.print(
+            f"[yellow]note:[/] {len(missing)} emotions of the set have no stories: {', '.join(missing[:10])}"
+        )
+
+
+@app.command()
+def analyze(
+    vectors: Annotated[Path, typer.Option(help="Vectors directory or community .npz.")],
+    norms: Annotated[str, typer.Option(help="Norm set NAME or NAME:PATH (see 'emovec norms list').")],
+    out: Annotated[Path, typer.Option(help="Output directory for geometry.csv and geometry.json.")],
+    components: Annotated[int, typer.Option(help="Top principal components to report.")] = 10,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over emotions (0 = none).")] = 0,
+    permutations: Annotated[int, typer.Option(help="Permutations for p-values (0 = none).")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    readout_folds: Annotated[int, typer.Option(help="Folds of the ridge readout (0 = leave-one-out).")] = 10,
+    clusters: Annotated[int, typer.Option(help="k of k-means.")] = 10,
+    aliases: Annotated[Path | None, typer.Option(help="CSV emotion,term mapping emotions to norm terms.")] = None,
+    norms_scale: Annotated[str | None, typer.Option(help="Scale LO,HI of a csv norm file, e.g. 1,9.")] = None,
+) -> None:
+    """Measure the layer-wise geometry of emotion vectors against human valence/arousal norms."""
+    from .analysis import analyze as run_analyze
+    from .norms import load_aliases, load_norms
+    from .vectors import load_vectors
+
+    loaded = load_vectors(vectors)
+    norm_set = load_norms(norms, scale=_parse_scale(norms_scale))
+    geometry = run_analyze(
+        loaded,
+        norm_set,
+        components=components,
+        bootstrap=bootstrap,
+        permutations=permutations,
+        seed=seed,
+        readout_folds=readout_folds,
+        n_clusters=clusters,
+        aliases=load_aliases(aliases) if aliases else None,
+    )
+    geometry.save(out)
+    _print_geometry(geometry)
+    stderr_console.print(
+        f"wrote {out}/geometry.csv and geometry.json ({len(geometry.matched)} of {len(loaded.emotions)} emotions "
+        f"matched in {norm_set.name}; unmatched: {', '.join(geometry.unmatched[:10]) or 'none'})"
+    )
+
+
+def _parse_scale(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise EmovecError(f"--norms-scale {text!r}: expected LO,HI such as 1,9") from None
+    return low, high
+
+
+def _print_geometry(geometry) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    data = geometry.table
+
+    def headline(row, name: str) -> str:
+        text = f"{row[name]:.3f}"
+        if f"{name}_ci_low" in data:
+            text += f" [{row[name + '_ci_low']:.2f}, {row[name + '_ci_high']:.2f}]"
+        if f"{name}_p" in data:
+            text += f" p={row[name + '_p']:.3g}"
+        return text
+
+    table = Table(title="Emotion-vector geometry by layer")
+    for label in ("layer", "depth", "|r| PC1~valence", "|r| PC2~arousal", "best PC val", "readout val",
+                  "readout aro", "EVR PC1"):  # fmt: skip
+        table.add_column(label, justify="right")
+    for _, row in data.iterrows():
+        depth = (
+            "-"
+            if row["relative_depth"] is None or row["relative_depth"] != row["relative_depth"]
+            else (f"{row['relative_depth']:.2f}")
+        )
+        table.add_row(
+            f"{row['layer']:.0f}",
+            depth,
+            headline(row, "r_pc1_valence"),
+            headline(row, "r_pc2_arousal"),
+            f"PC{row['best_pc_valence']:.0f} ({row['best_r_valence']:.2f})",
+            f"{row['readout_r_valence']:.3f}",
+            f"{row['readout_r_arousal']:.3f}",
+            f"{row['evr_pc1']:.3f}",
+        )
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    console.print(table)
+
+
+@app.command()
+def export(
+    vectors: Annotated[Path, typer.Option(help="Vectors directory or community .npz.")],
+    emotion: Annotated[str, typer.Option(help="The emotion to export.")],
+    out: Annotated[Path, typer.Option(help="Output file, e.g. joy.gguf.")],
+    format: Annotated[ExportFormat, typer.Option("--format", help="Export format.")] = ExportFormat.gguf,
+    scale: Annotated[float, typer.Option(help="Multiply the vectors by this factor.")] = 1.0,
+    layers: Annotated[str, typer.Option(help="Layers to include (default all blocks).")] = "all",
+    model_hint: Annotated[str | None, typer.Option(help="controlvector.model_hint (default: model class).")] = None,
+) -> None:
+    """Export one emotion's vectors as a llama.cpp control vector (GGUF)."""
+    from .export import export_gguf
+    from .layers import parse_layer_spec
+    from .vectors import load_vectors
+
+    loaded = load_vectors(vectors)
+    chosen = None
+    if layers != "all":
+        n_blocks = int(loaded.metadata.get("n_blocks") or max(loaded.layers))
+        chosen = parse_layer_spec(layers, n_blocks)
+    path = export_gguf(loaded, emotion, out, scale=scale, layers=chosen, model_hint=model_hint)
+    stderr_console.print(f"wrote {path} (control vector for {emotion!r}, scale {scale}); read back and checked")
+
+
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Option(help="First vectors directory or .npz.")],
+    b: Annotated[Path, typer.Option(help="Second vectors directory or .npz.")],
+    out: Annotated[Path, typer.Option(help="Output directory for compare.csv and cka.csv.")],
+) -> None:
+    """Compare two vector sets: RSA and CKA by layer, cosine of matched directions, CKA across layers."""
+    from .compare import cka_matrix, compare_by_layer
+    from .vectors import load_vectors
+
+    first, second = load_vectors(a), load_vectors(b)
+    out.mkdir(parents=True, exist_ok=True)
+    by_layer = compare_by_layer(first, second)
+    by_layer.to_csv(out / "compare.csv", index=False, float_format="%.6g")
+    cka_matrix(first, second).to_csv(out / "cka.csv", float_format="%.6g")
+    typer.echo(by_layer.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    stderr_console.print(f"wrote {out}/compare.csv and cka.csv")
+
+
 @app.command()
 def version() -> None:
     """Print the emovec version."""
     from . import __version__
 
     typer.echo(__version__)
+
+
+def _add_subcommands() -> None:
+    from .cli_norms import norms_app
+
+    app.add_typer(norms_app, name="norms")
+
+
+_add_subcommands()
 
 
 def main() -> None:

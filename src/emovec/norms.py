@@ -108,7 +108,9 @@ def _tsv_lines(text: str) -> Iterator[tuple[int, list[str]]]:
             yield number, line.split("\t")
 
 
-def _csv_records(path: Path, text: str, delimiter: str = ",", comments: bool = False) -> Iterator[tuple[int, list[str]]]:
+def _csv_records(
+    path: Path, text: str, delimiter: str = ",", comments: bool = False
+) -> Iterator[tuple[int, list[str]]]:
     """Non-blank CSV records with the line they end on; ``#`` lines skipped when ``comments``."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -122,9 +124,9 @@ def _csv_records(path: Path, text: str, delimiter: str = ",", comments: bool = F
         raise EmovecError(f"{path}: line {reader.line_num}: malformed CSV: {err}") from None
 
 
-def _check_width(path: Path, number: int, record: list[str], width: int, what: str) -> None:
+def _check_width(path: Path, number: int, record: list[str], width: int, what: str, names: str = "") -> None:
     if len(record) != width:
-        raise EmovecError(f"{path}: line {number}: expected {width} {what} fields, found {len(record)}")
+        raise EmovecError(f"{path}: line {number}: expected {width} {what} fields{names}, found {len(record)}")
 
 
 def _looks_numeric(values: list[str]) -> bool:
@@ -146,8 +148,10 @@ def parse_nrc_v1(path: Path, text: str) -> Parsed:
         if not rows and names == ["word", *DIMENSIONS]:
             continue
         if not rows and names[:4] == list(V21_HEADER):
-            raise EmovecError(f"{path}: line {number}: this is the NRC VAD v2.1 layout (header 'term ...'); use nrc-vad-v2.1:PATH")
-        _check_width(path, number, fields, 4, "tab-separated (word, valence, arousal, dominance)")
+            raise EmovecError(
+                f"{path}: line {number}: this is the NRC VAD v2.1 layout (header 'term ...'); use nrc-vad-v2.1:PATH"
+            )
+        _check_width(path, number, fields, 4, "tab-separated", " (word, valence, arousal, dominance)")
         rows.append((number, fields[0], fields[1:]))
     return Parsed(DIMENSIONS, DIMENSIONS, "word", rows)
 
@@ -159,12 +163,14 @@ def parse_nrc_v21(path: Path, text: str) -> Parsed:
     if first is None:
         raise EmovecError(f"{path}: empty file")
     number, header = first
-    if [value.strip().lower() for value in header[:4]] != list(V21_HEADER):
-        hint = "; a file without a header is NRC VAD v1: use nrc-vad-v1:PATH" if _looks_numeric(header[1:]) else ""
-        found = "\t".join(header).replace("\t", "<TAB>")
+    names = [value.strip().lower() for value in header[:4]] + [""] * (4 - len(header))
+    if names != list(V21_HEADER):
+        at = next(i for i, (name, want) in enumerate(zip(names, V21_HEADER)) if name != want)
+        numeric = len(header) > 1 and _looks_numeric(header[1:])
+        hint = "; a file without a header is NRC VAD v1: use nrc-vad-v1:PATH" if numeric else ""
         raise EmovecError(
-            f"{path}: line {number}: expected the header 'term<TAB>valence<TAB>arousal<TAB>dominance', "
-            f"found {found!r}{hint}"
+            f"{path}: line {number}, field {at + 1}: expected column {V21_HEADER[at]!r}, found {names[at]!r} "
+            f"(the NRC VAD v2.1 header is term<TAB>valence<TAB>arousal<TAB>dominance){hint}"
         )
     rows = []
     for number, fields in lines:
@@ -194,7 +200,7 @@ def parse_warriner(path: Path, text: str) -> Parsed:
     value_at = [names.index(name) for name in WARRINER_COLUMNS]
     rows = []
     for number, record in records:
-        _check_width(path, number, record, len(header), "comma-separated (as in the header)")
+        _check_width(path, number, record, len(header), "comma-separated", " (as in the header)")
         rows.append((number, record[word_at], [record[i] for i in value_at]))
     return Parsed(DIMENSIONS, tuple(WARRINER_COLUMNS), "Word", rows)
 
@@ -390,8 +396,10 @@ def raw_table(path: Path, parsed: Parsed, scale: Scale) -> pd.DataFrame:
 
 
 def rescale(table: pd.DataFrame, scale: Scale) -> pd.DataFrame:
-    """Map ``[lo, hi]`` linearly onto [-1, 1]."""
+    """Map ``[lo, hi]`` linearly onto [-1, 1] (exactly the identity when the scale is already -1..1)."""
     lo, hi = scale
+    if (lo, hi) == (-1.0, 1.0):
+        return table.astype(float)
     return 2.0 * (table - lo) / (hi - lo) - 1.0
 
 
@@ -485,13 +493,14 @@ def load_aliases(path: Path | str) -> dict[str, str]:
     aliases: dict[str, str] = {}
     lines: dict[str, int] = {}
     for number, record in records:
-        _check_width(path, number, record, 2, "comma-separated (emotion, term)")
+        _check_width(path, number, record, 2, "comma-separated", " (emotion, term)")
         emotion, term = (normalize_word(value) for value in record)
         for name, value in (("emotion", emotion), ("term", term)):
             if not value:
                 raise EmovecError(f"{path}: line {number}, field {name!r}: empty value")
         if emotion in aliases:
-            raise EmovecError(f"{path}: line {number}, field 'emotion': {emotion!r} already mapped on line {lines[emotion]}")
+            first = lines[emotion]
+            raise EmovecError(f"{path}: line {number}, field 'emotion': {emotion!r} already mapped on line {first}")
         aliases[emotion], lines[emotion] = term, number
     return aliases
 

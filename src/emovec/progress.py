@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-stderr_console = Console(stderr=True)
+stderr_console = Console(stderr=True, soft_wrap=True)
 
 
 class _RateColumn(ProgressColumn):
