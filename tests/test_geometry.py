@@ -104,6 +104,16 @@ def test_permutation_null_matches_a_loop():
     assert p_value(np.array([0.1, 0.2, 0.3]), 0.2) == pytest.approx(3 / 4)
 
 
+def test_abs_r_ci_folds_at_zero():
+    from emovec.stats import abs_r_ci
+
+    samples = np.linspace(-0.2, 0.6, 801)[:, None]  # observed r = -0.3: oriented samples = -samples
+    low, high = abs_r_ci(samples, np.array([-0.3]))
+    assert low[0] == 0.0 and high[0] == pytest.approx(np.percentile(samples, 97.5))
+    low, high = abs_r_ci(samples + 1, np.array([0.7]))
+    assert (low[0], high[0]) == pytest.approx((np.percentile(samples + 1, 2.5), np.percentile(samples + 1, 97.5)))
+
+
 def test_random_direction_null_matches_a_loop():
     rng = np.random.default_rng(8)
     x, y = rng.normal(size=(15, 8)), rng.normal(size=15)
@@ -134,7 +144,7 @@ def test_bootstrap_refits_pca_like_sklearn_on_each_resample():
 @pytest.mark.slow
 def test_bootstrap_ci_coverage_in_simulation():
     """The 95% percentile CI of |r(PC1, valence)| covers the population value in 90-99% of samples."""
-    from emovec.stats import percentile_ci
+    from emovec.stats import abs_r_ci
 
     d, n = 12, 60
     axis_v, axis_a = np.eye(d)[0] * 1.6, np.eye(d)[1]
@@ -152,8 +162,10 @@ def test_bootstrap_ci_coverage_in_simulation():
     covered, runs = 0, 200
     for run in range(runs):
         x, valence = sample(n, sim)
+        reference = pca(x, 2).scores
+        observed = stats.pearsonr(reference[:, 0], valence).statistic
         samples = bootstrap_pc_correlations([x @ x.T], bootstrap_indices(n, 300, seed=run), np.ones(n, bool),
-                                            (valence, valence), workers=1)  # fmt: skip
-        low, high = percentile_ci(np.abs(samples[:, 0, 0]))
+                                            (valence, valence), [reference], workers=1)  # fmt: skip
+        low, high = abs_r_ci(samples[:, 0, 0], observed)
         covered += low <= true_r <= high
     assert 0.90 <= covered / runs <= 0.99, covered / runs

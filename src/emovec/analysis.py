@@ -17,6 +17,7 @@ from .errors import EmovecError
 from .geometry import kmeans_labels, pca, pearson_columns, ridge_readout, spearman_columns
 from .norms import Norms, match_emotions
 from .stats import (
+    abs_r_ci,
     bootstrap_indices,
     bootstrap_pc_correlations,
     p_value,
@@ -165,7 +166,7 @@ def _add_bootstrap(table, vectors, scores, matched_rows, values, n_boot, seed, l
     reference = [s[:, :2] for s in scores]
     samples = bootstrap_pc_correlations(grams, bootstrap_indices(n, n_boot, seed), matched, tuple(targets), reference)
     for j, (name, _, _) in enumerate(HEADLINE):
-        low, high = percentile_ci(np.abs(samples[:, :, j]), level)
+        low, high = abs_r_ci(samples[:, :, j], table[f"{name}_signed"].to_numpy(), level)
         table[f"{name}_ci_low"], table[f"{name}_ci_high"] = low, high
         low, high = percentile_ci(samples[:, :, j], level)
         table[f"{name}_signed_ci_low"], table[f"{name}_signed_ci_high"] = low, high

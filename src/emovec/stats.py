@@ -9,11 +9,13 @@ observed peak.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from scipy.linalg import eigh
+from threadpoolctl import threadpool_limits
 
 from .geometry import pearson_columns
 
@@ -49,32 +51,51 @@ def bootstrap_pc_correlations(
 
     ``grams`` are raw Gram matrices [E, E] per layer; ``matched`` [E] marks emotions with norms and
     ``targets`` hold their values at every emotion (ignored where unmatched). Each resample's PCs are
-    sign-aligned with ``reference_scores`` (full-data scores [E, 2] per layer) when given.
+    sign-aligned with ``reference_scores`` (full-data scores [E, 2] per layer) when given. Layers are
+    spread over ``workers`` processes (default: one per CPU core).
     """
+    references = reference_scores or [None] * len(grams)
+    jobs = [(gram, indices, matched, targets, ref) for gram, ref in zip(grams, references)]
+    workers = min(len(grams), workers or os.cpu_count() or 1)
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            per_layer = list(pool.map(_bootstrap_layer, *zip(*jobs)))
+    else:
+        per_layer = [_bootstrap_layer(*job) for job in jobs]
+    return np.stack(per_layer, axis=1)
 
-    def one_layer(layer: int) -> np.ndarray:
-        gram = grams[layer]
-        out = np.full((len(indices), 2), np.nan)
+
+def _bootstrap_layer(gram, indices, matched, targets, reference) -> np.ndarray:
+    out = np.full((len(indices), 2), np.nan)
+    with threadpool_limits(limits=1):  # small eigenproblems are fastest on one BLAS thread
         for b, rows in enumerate(indices):
             scores = top_pc_scores(gram[np.ix_(rows, rows)], 2)
-            if reference_scores is not None:
-                signs = np.sign((scores * reference_scores[layer][rows]).sum(axis=0))
+            if reference is not None:
+                signs = np.sign((scores * reference[rows]).sum(axis=0))
                 scores = scores * np.where(signs == 0, 1, signs)
             keep = matched[rows]
             for pc, target in enumerate(targets):
                 out[b, pc] = pearson_columns(scores[keep][:, [pc]], target[rows][keep])[0]
-        return out
-
-    workers = workers or min(len(grams), os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        per_layer = list(pool.map(one_layer, range(len(grams))))
-    return np.stack(per_layer, axis=1)
+    return out
 
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap interval along axis 0, ignoring NaN resamples."""
     tail = (1 - level) / 2 * 100
     return np.nanpercentile(samples, tail, axis=0), np.nanpercentile(samples, 100 - tail, axis=0)
+
+
+def abs_r_ci(signed: np.ndarray, observed: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """CI for |r| from sign-aligned bootstrap samples of signed r [n_boot, ...] and the observed signed r.
+
+    The percentile interval of r oriented like the observation, folded at 0: when it crosses 0 the
+    interval for |r| is [0, max(|low|, high)], so an |r| near 0 is never given a spuriously positive floor.
+    """
+    oriented = signed * np.where(np.sign(observed) == 0, 1, np.sign(observed))
+    low, high = percentile_ci(oriented, level)
+    crosses = low < 0
+    return np.where(crosses, 0.0, low), np.where(crosses, np.maximum(-low, high), high)
 
 
 def permutation_null(scores: np.ndarray, values: np.ndarray, n_perm: int, seed: int) -> np.ndarray:
