@@ -45,12 +45,16 @@ class Corpus:
 
 
 def read_corpus(path: str | Path) -> Corpus:
-    """Read a ``.jsonl`` or ``.parquet`` corpus and validate every row."""
+    """Read a ``.jsonl`` or ``.parquet`` corpus and validate every row.
+
+    A directory is read as the concatenation of its ``*.jsonl`` files (those in its ``stories/`` folder
+    when it has one), in name order; assigned ids are then prefixed with the file's stem.
+    """
     path = Path(path)
     if not path.exists():
         raise EmovecError(f"{path}: corpus file not found")
     if path.is_dir():
-        raise EmovecError(f"{path}: is a directory, expected a .jsonl or .parquet corpus file")
+        return _read_directory(path)
     data = path.read_bytes()
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
@@ -60,6 +64,23 @@ def read_corpus(path: str | Path) -> Corpus:
     else:
         raise EmovecError(f"{path}: unknown corpus format {suffix!r}; use .jsonl or .parquet")
     return _validated(rows, source=str(path), sha256=hashlib.sha256(data).hexdigest())
+
+
+def _read_directory(directory: Path) -> Corpus:
+    folder = directory / "stories" if (directory / "stories").is_dir() else directory
+    files = sorted(folder.glob("*.jsonl"))
+    if not files:
+        raise EmovecError(f"{directory}: no .jsonl corpus files in this directory")
+    rows: list[tuple[str, dict]] = []
+    digest = hashlib.sha256()
+    for file in files:
+        data = file.read_bytes()
+        digest.update(file.name.encode() + b"\0" + data)
+        for where, row in _jsonl_rows(data, file):
+            if not _present(row.get("id")):
+                row["id"] = f"{file.stem}/{where.replace(' ', '-')}"
+            rows.append((f"{file.name} {where}", row))
+    return _validated(rows, source=str(directory), sha256=digest.hexdigest())
 
 
 def corpus_from_records(records: Iterable[Mapping] | pd.DataFrame, source: str = "<records>") -> Corpus:
