@@ -379,6 +379,28 @@ def generate(
 
 
 @app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("emovec-demo"),
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over emotions.")] = 1000,
+    permutations: Annotated[int, typer.Option(help="Permutations for p-values.")] = 1000,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Run the embedded default study offline: MiniLM on the demo corpus, against Russell's circumplex."""
+    from .demo import REAL_STUDY, run_demo
+
+    result = run_demo(out, bootstrap=bootstrap, permutations=permutations, progress=progress)
+    _print_geometry(result["geometry"])
+    timings = result["timings"]
+    stderr_console.print(
+        f"demo finished in {timings['total_s']:.0f} s (extraction {timings['extract_s']:.0f} s, "
+        f"vectors + analysis {timings['analyze_s']:.0f} s)"
+    )
+    typer.echo(f"\nreport: {result['report'].resolve()}")
+    typer.echo(f"figures: {(result['out'] / 'figures').resolve()}  tables: {(result['out'] / 'geometry').resolve()}")
+    typer.echo(f"\nThe real study on a chat model (GPU recommended):\n{REAL_STUDY}")
+
+
+@app.command()
 def version() -> None:
     """Print the emovec version."""
     from . import __version__
