@@ -37,8 +37,11 @@ def emotion_stem(emotion: str) -> str:
 
 def leak(text: str, emotion: str) -> str | None:
     """The first word in ``text`` that names ``emotion`` (the word or its stem), or None."""
-    patterns = {re.escape(emotion.lower()), re.escape(emotion_stem(emotion))}
-    pattern = r"\b(?:" + "|".join(sorted(patterns, key=len, reverse=True)) + r")[\w-]*"
+    word, stem = emotion.lower().strip(), emotion_stem(emotion)
+    if stem.endswith("i") and word.endswith("y"):  # y-words: only derived forms, so "weary" misses "wearing"
+        pattern = rf"\b{re.escape(word)}[\w-]*|\b{re.escape(stem)}(?:ness|ly|er|est|ed|es)\b"
+    else:
+        pattern = r"\b(?:" + "|".join(sorted({re.escape(word), re.escape(stem)}, key=len, reverse=True)) + r")[\w-]*"
     match = re.search(pattern, text, flags=re.IGNORECASE)
     return match.group(0) if match else None
 
