@@ -240,9 +240,10 @@ def apply_quality(out: str | Path, filter_flagged: bool = False, **bounds) -> di
     for row in rows:
         if row["id"] in flags.index:
             f = flags.loc[row["id"]]
-            qc = {"leak": f["leak"], "n_words": int(f["n_words"]), "too_short": bool(f["too_short"]),
-                  "too_long": bool(f["too_long"]), "duplicate_of": f["duplicate_of"],
-                  "near_duplicate_of": f["near_duplicate_of"]}  # fmt: skip
+            qc = {"leak": _missing_as_none(f["leak"]), "n_words": int(f["n_words"]),
+                  "too_short": bool(f["too_short"]), "too_long": bool(f["too_long"]),
+                  "duplicate_of": _missing_as_none(f["duplicate_of"]),
+                  "near_duplicate_of": _missing_as_none(f["near_duplicate_of"])}  # fmt: skip
             row["qc"] = qc
             bad = bool(qc["leak"] or qc["too_short"] or qc["too_long"] or qc["duplicate_of"] or qc["near_duplicate_of"])
             flagged += bad
@@ -250,9 +251,14 @@ def apply_quality(out: str | Path, filter_flagged: bool = False, **bounds) -> di
                 continue
         kept.append(row)
     partial = out.with_name(out.name + ".partial")
-    partial.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+    partial.write_text("".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in kept),
+                       encoding="utf-8")  # fmt: skip
     os.replace(partial, out)
     return {"rows": len(rows), "flagged": flagged, "dropped": len(rows) - len(kept)}
+
+
+def _missing_as_none(value):
+    return None if value is None or (isinstance(value, float) and value != value) else value
 
 
 def generate_corpus(
