@@ -87,11 +87,17 @@ def write_demo_report(out: Path, vectors, geometry, norms) -> Path:
     table = geometry.table
     curves = plot_layer_curves(table, figures_dir / "layer_curves.png",
                                title="all-MiniLM-L6-v2 on the demo corpus: Russell valence and arousal")  # fmt: skip
-    best = geometry.summary["peak_r_pc1_valence"]["layer"]
+    row = table.loc[table["best_r_valence"].idxmax()]
+    layer, pc_v, pc_a = int(row["layer"]), int(row["best_pc_valence"]), int(row["best_pc_arousal"])
+    if pc_a == pc_v:  # show two different axes
+        pc_a = 2 if pc_v == 1 else 1
     valence = norms.table["valence"].to_dict()
-    plane_title = f"The 28 emotions on PC1 x PC2 at layer {best} (best |r| PC1~valence)"
-    plane = plot_emotion_plane(vectors.layer(best), vectors.emotions, valence, figures_dir / "emotion_plane.png",
-                               title=plane_title)  # fmt: skip
+    plane_title = (
+        f"Layer {layer}: PC{pc_v} (|r| with valence {row['best_r_valence']:.2f}) x "
+        f"PC{pc_a} (|r| with arousal {abs(row.get(f'pearson_pc{pc_a}_arousal', float('nan'))):.2f})"
+    )
+    plane = plot_emotion_plane(vectors.layer(layer), vectors.emotions, valence, figures_dir / "emotion_plane.png",
+                               title=plane_title, pcs=(pc_v, pc_a))  # fmt: skip
     columns = ["layer", "relative_depth", "evr_pc1", "evr_pc2", "r_pc1_valence", "r_pc1_valence_ci_low",
                "r_pc1_valence_ci_high", "r_pc1_valence_p", "r_pc1_valence_p_max", "r_pc2_arousal",
                "r_pc2_arousal_ci_low", "r_pc2_arousal_ci_high", "r_pc2_arousal_p", "best_pc_valence",
@@ -109,7 +115,10 @@ def write_demo_report(out: Path, vectors, geometry, norms) -> Path:
             if "ci_low" in summary and "p_max" in summary
             else ""
         )  # fmt: skip
-        + ". A small encoder and 28 words make this a demonstration of the pipeline, not a finding."
+        + f". The best valence axis is PC{pc_v} at layer {layer} (|r| = {row['best_r_valence']:.2f}); the "
+        f"cross-validated readout reaches r = {table['readout_r_valence'].max():.2f}. When valence is not PC1 this "
+        "is the pitfall the best-PC and readout columns exist for: PC1 alone misleads. A small encoder and 28 "
+        "words make this a demonstration of the pipeline, not a finding."
     )
     matched = (
         f"<p class='note'>Matched {len(geometry.matched)} of {len(geometry.emotions)} emotions in "
@@ -121,8 +130,8 @@ def write_demo_report(out: Path, vectors, geometry, norms) -> Path:
         intro=intro,
         figures=[(curves, "|r| of PC1 with valence and of PC2 with arousal at every layer, with 95% bootstrap "
                           "CIs (bands) and the cross-validated ridge readouts (dashed)."),
-                 (plane, "Emotion vectors projected on their first two principal components at the layer where "
-                         "PC1 best tracks valence; colour is human valence.")],
+                 (plane, "Emotion vectors on the principal components that best track valence (x) and arousal (y), "
+                         "at the layer where valence is best represented; colour is human valence.")],
         tables=[("Geometry by layer", table_html(table, columns) + matched)],
         provenance={"model": vectors.metadata.get("model"), "norms": geometry.norms, "settings": geometry.settings},
     )  # fmt: skip

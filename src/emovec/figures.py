@@ -34,11 +34,14 @@ def plot_layer_curves(table: pd.DataFrame, out: str | Path, title: str = "") -> 
                                 ("r_pc2_arousal", "|r| PC2 ~ arousal", "#2471a3")):  # fmt: skip
         ax.plot(x, table[metric], marker="o", ms=3.5, color=color, label=name)
         if f"{metric}_ci_low" in table:
-            ax.fill_between(x, table[f"{metric}_ci_low"], table[f"{metric}_ci_high"], color=color, alpha=0.18,
+            ax.fill_between(x, table[f"{metric}_ci_low"], table[f"{metric}_ci_high"], color=color, alpha=0.10,
                             linewidth=0, label=f"95% bootstrap CI ({name.split()[1]})")  # fmt: skip
     for metric, name, color in (("readout_r_valence", "readout r (valence, CV)", "#c0392b"),
                                 ("readout_r_arousal", "readout r (arousal, CV)", "#2471a3")):  # fmt: skip
         ax.plot(x, table[metric], linestyle="--", linewidth=1, color=color, alpha=0.7, label=name)
+    if "best_r_valence" in table:
+        ax.plot(x, table["best_r_valence"], linestyle=":", linewidth=1.4, color="#7d3c98",
+                label="|r| best PC ~ valence")  # fmt: skip
     ax.set_xlabel(label)
     ax.set_ylabel("correlation with human ratings")
     ax.set_ylim(min(0.0, float(np.nanmin(table[["readout_r_valence", "readout_r_arousal"]].to_numpy())) - 0.05), 1.0)
@@ -56,12 +59,17 @@ def plot_layer_curves(table: pd.DataFrame, out: str | Path, title: str = "") -> 
 
 
 def plot_emotion_plane(
-    vectors: np.ndarray, emotions: list[str], valence: dict[str, float], out: str | Path, title: str = ""
+    vectors: np.ndarray,
+    emotions: list[str],
+    valence: dict[str, float],
+    out: str | Path,
+    title: str = "",
+    pcs: tuple[int, int] = (1, 2),
 ) -> Path:
-    """The emotions on PC1 x PC2 of one layer's vectors, coloured by human valence and labelled."""
+    """The emotions on two principal components (1-based ``pcs``) of one layer's vectors, coloured by valence."""
     plt = _pyplot()
-    result = pca(vectors, 2)
-    scores = result.scores
+    result = pca(vectors, max(pcs))
+    scores = result.scores[:, [pcs[0] - 1, pcs[1] - 1]]
     colours = np.array([valence.get(e, np.nan) for e in emotions])
     fig, ax = plt.subplots(figsize=(7, 6), dpi=130)
     known = ~np.isnan(colours)
@@ -72,8 +80,8 @@ def plot_emotion_plane(
     for (px, py), emotion in zip(scores, emotions):
         ax.annotate(emotion, (px, py), fontsize=7, xytext=(3, 3), textcoords="offset points")
     evr = result.explained_variance_ratio
-    ax.set_xlabel(f"PC1 ({evr[0]:.0%} of variance)")
-    ax.set_ylabel(f"PC2 ({evr[1]:.0%} of variance)")
+    ax.set_xlabel(f"PC{pcs[0]} ({evr[pcs[0] - 1]:.0%} of variance)")
+    ax.set_ylabel(f"PC{pcs[1]} ({evr[pcs[1] - 1]:.0%} of variance)")
     ax.axhline(0, color="#aaa", linewidth=0.5)
     ax.axvline(0, color="#aaa", linewidth=0.5)
     fig.colorbar(points, ax=ax, label="human valence (-1 .. 1)")
