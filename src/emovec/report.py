@@ -17,6 +17,7 @@ table{border-collapse:collapse;font-size:.82em;margin:.6em 0}th,td{border:1px so
 text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.85em;color:#555}
 pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.8em}.note{color:#555;font-size:.9em}
+.wide{overflow-x:auto;max-width:100%}
 """
 
 
@@ -48,7 +49,7 @@ def write_report(
         parts.append(f"<figure><img src='{_image(path)}' alt='{html.escape(caption)}'>"
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")  # fmt: skip
     for heading, body in tables:
-        parts.append(f"<h2>{html.escape(heading)}</h2>{body}")
+        parts.append(f"<h2>{html.escape(heading)}</h2><div class='wide'>{body}</div>")
     parts.append("<h2>Settings and provenance</h2><pre>")
     parts.append(html.escape(json.dumps(provenance, indent=2, default=str)))
     parts.append("</pre></body></html>\n")

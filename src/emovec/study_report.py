@@ -44,8 +44,9 @@ def write_study_report(directory: str | Path, figures: list[tuple[Path, str]] | 
     tables.append(("Study file", f"<pre>{html.escape(study_text)}</pre>"))
     provenance = json.loads((directory / "provenance.json").read_text())
     name = provenance.get("study", directory.name)
-    intro = (f"Study <b>{html.escape(name)}</b>: {results['model'].nunique()} model(s) x "
-             f"{results['corpus'].nunique()} corpus/corpora, emotion vectors at every layer against human "
+    n_models, n_corpora = results["model"].nunique(), results["corpus"].nunique()
+    intro = (f"Study <b>{html.escape(name)}</b>: {n_models} {'model' if n_models == 1 else 'models'} x "
+             f"{n_corpora} {'corpus' if n_corpora == 1 else 'corpora'}, emotion vectors at every layer against human "
              "valence and arousal ratings, with bootstrap CIs and permutation p-values.")  # fmt: skip
     return write_report(directory / "report.html", title=f"emovec study: {name}", intro=intro, figures=figures,
                         tables=tables, provenance=provenance)  # fmt: skip
