@@ -19,6 +19,17 @@ def _pyplot():
     return plt
 
 
+def save_figure(fig, out: str | Path) -> Path:
+    """Save ``fig`` as PNG (and SVG beside it when ``out`` is a .png or has no suffix); close it."""
+    out = Path(out)
+    png = out if out.suffix == ".png" else out.with_suffix(".png")
+    fig.tight_layout()
+    fig.savefig(png)
+    fig.savefig(png.with_suffix(".svg"))
+    _pyplot().close(fig)
+    return png
+
+
 def _x(table: pd.DataFrame) -> tuple[np.ndarray, str]:
     if table["relative_depth"].notna().all():
         return table["relative_depth"].to_numpy(dtype=float), "relative depth (0 = embeddings, 1 = last block)"
@@ -49,13 +60,7 @@ def plot_layer_curves(table: pd.DataFrame, out: str | Path, title: str = "") -> 
     ax.grid(alpha=0.3)
     ax.set_title(title or "Emotion-vector geometry by depth")
     ax.legend(fontsize=7, loc="best", ncol=2)
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out)
-    if out.suffix == ".png":
-        fig.savefig(out.with_suffix(".svg"))
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def plot_emotion_plane(
@@ -86,10 +91,4 @@ def plot_emotion_plane(
     ax.axvline(0, color="#aaa", linewidth=0.5)
     fig.colorbar(points, ax=ax, label="human valence (-1 .. 1)")
     ax.set_title(title)
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out)
-    if out.suffix == ".png":
-        fig.savefig(out.with_suffix(".svg"))
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .figures import _pyplot
+from .figures import _pyplot, save_figure
 from .geometry import pca
 from .runner import Plan
 from .study_results import condition_table
@@ -16,12 +16,15 @@ from .vectors import load_vectors
 COLOURS = ["#c0392b", "#2471a3", "#229954", "#d68910", "#7d3c98", "#17a589", "#566573", "#a04000"]
 
 
-def _save(fig, out: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(out.with_suffix(".png"))
-    fig.savefig(out.with_suffix(".svg"))
-    _pyplot().close(fig)
-    return out.with_suffix(".png")
+def _condition_grid(plan: Plan, width: float, height: float):
+    """A figure with one panel per condition (at most 3 per row); unused panels are hidden."""
+    n = len(plan.conditions)
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    fig, axes = _pyplot().subplots(rows, cols, figsize=(width * cols, height * rows), dpi=110, squeeze=False)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    return fig, list(axes.flat)[:n]
 
 
 def curves(plan: Plan, out: Path) -> Path:
@@ -50,7 +53,7 @@ def curves(plan: Plan, out: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("|Pearson r| with human ratings (95% CI)")
     axes[1].legend(fontsize=7, loc="upper left")
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def _scatter_layer(plan: Plan, table: pd.DataFrame) -> int:
@@ -62,12 +65,8 @@ def _scatter_layer(plan: Plan, table: pd.DataFrame) -> int:
 
 def scatter(plan: Plan, out: Path, valence: dict[str, float]) -> Path:
     """Each condition's emotions on its PC1 x PC2 at the chosen layer, coloured by valence."""
-    plt = _pyplot()
-    n = len(plan.conditions)
-    cols = min(n, 3)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.6 * rows), dpi=110, squeeze=False)
-    for ax, (model, corpus) in zip(axes.flat, plan.conditions):
+    fig, axes = _condition_grid(plan, 5.2, 4.6)
+    for ax, (model, corpus) in zip(axes, plan.conditions):
         vectors = load_vectors(plan.find("vectors", f"{model}__{corpus}").directory)
         layer = _scatter_layer(plan, condition_table(plan, model, corpus))
         scores = pca(vectors.layer(layer), 2).scores
@@ -80,19 +79,13 @@ def scatter(plan: Plan, out: Path, valence: dict[str, float]) -> Path:
         ax.set_title(f"{model} on {corpus}, layer {layer}", fontsize=9)
         ax.set_xlabel("PC1")
         ax.set_ylabel("PC2")
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def heatmaps(plan: Plan, out: Path, valence: dict[str, float]) -> Path:
     """Cosine similarity of the emotion vectors at each condition's chosen layer, ordered by valence."""
-    plt = _pyplot()
-    n = len(plan.conditions)
-    cols = min(n, 3)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4.6 * rows), dpi=110, squeeze=False)
-    for ax, (model, corpus) in zip(axes.flat, plan.conditions):
+    fig, axes = _condition_grid(plan, 5.0, 4.6)
+    for ax, (model, corpus) in zip(axes, plan.conditions):
         vectors = load_vectors(plan.find("vectors", f"{model}__{corpus}").directory)
         layer = _scatter_layer(plan, condition_table(plan, model, corpus))
         order = sorted(range(len(vectors.emotions)), key=lambda i: valence.get(vectors.emotions[i], 0.0))
@@ -104,9 +97,7 @@ def heatmaps(plan: Plan, out: Path, valence: dict[str, float]) -> Path:
             ax.set_yticks(range(len(order)), labels, fontsize=5)
         ax.set_title(f"{model} on {corpus}, layer {layer} (by valence)", fontsize=9)
         fig.colorbar(image, ax=ax, fraction=0.046)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def explained_variance(plan: Plan, out: Path) -> Path:
@@ -121,7 +112,7 @@ def explained_variance(plan: Plan, out: Path) -> Path:
     ax.set_ylabel("explained variance ratio")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def rsa_curves(plan: Plan, out: Path) -> Path | None:
@@ -140,7 +131,7 @@ def rsa_curves(plan: Plan, out: Path) -> Path | None:
     ax.set_ylim(-0.2, 1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def study_figures(plan: Plan) -> list[tuple[Path, str]]:
