@@ -169,3 +169,28 @@ def test_bootstrap_ci_coverage_in_simulation():
         low, high = abs_r_ci(samples[:, 0, 0], observed)
         covered += low <= true_r <= high
     assert 0.90 <= covered / runs <= 0.99, covered / runs
+
+
+def test_story_bootstrap_matches_direct_resampling():
+    from emovec.stats import bootstrap_story_correlations, story_resample_weights
+
+    rng = np.random.default_rng(21)
+    n_emotions, per, d = 6, 4, 10
+    groups = [np.arange(e * per, (e + 1) * per) for e in range(n_emotions)]
+    counts = rng.integers(1, 30, size=n_emotions * per)
+    stories = rng.normal(size=(n_emotions * per, d)) + np.repeat(rng.normal(size=(n_emotions, d)) * 2, per, axis=0)
+    valence, arousal = rng.normal(size=n_emotions), rng.normal(size=n_emotions)
+    matched = np.array([True, True, True, False, True, True])
+    means = np.stack([np.average(stories[g], axis=0, weights=counts[g]) for g in groups])
+    reference = pca(means, 2).scores
+    got = bootstrap_story_correlations([stories @ stories.T], groups, counts, matched, (valence, arousal),
+                                      [reference], n_boot=8, seed=4)  # fmt: skip
+    for b, w in enumerate(story_resample_weights(groups, counts, 8, 4)):
+        resampled = w @ stories  # each row: the weighted mean of that emotion's resampled stories
+        scores = PCA(n_components=2, svd_solver="full").fit_transform(resampled)
+        signs = np.sign((scores * reference).sum(axis=0))
+        expected = [stats.pearsonr(signs[pc] * scores[matched, pc], t[matched]).statistic
+                    for pc, t in enumerate((valence, arousal))]  # fmt: skip
+        np.testing.assert_allclose(got[b, 0], expected, atol=1e-8)
+    w = next(story_resample_weights(groups, counts, 1, 4))
+    np.testing.assert_allclose(np.asarray(w.sum(axis=1)).ravel(), 1.0)  # each row is an average

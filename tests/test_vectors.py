@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import story_rows
 from sklearn.decomposition import PCA
@@ -147,3 +148,18 @@ def test_gguf_round_trip(tmp_path):
 
 def test_rows_of_story_fixture_cover_three_emotions():
     assert {row["emotion"] for row in story_rows()} == {"calm", "sad", "happy"}
+
+
+def test_story_bootstrap_through_analyze(acts):
+    from emovec.analysis import analyze
+    from emovec.norms import Norms
+
+    vectors = build_vectors(acts / "acts", neutral=acts / "neutral")
+    table = pd.DataFrame({"valence": [0.8, -0.7, 0.1], "arousal": [-0.5, -0.2, 0.6]}, index=["calm", "happy", "sad"])
+    norms = Norms(name="fixture", version=None, citation="", source="test", original_scale=(-1, 1), table=table)
+    geometry = analyze(vectors, norms, stories=acts / "acts", story_bootstrap=30, readout_folds=0)
+    t = geometry.table
+    assert {"r_pc1_valence_story_ci_low", "r_pc2_arousal_story_ci_high"} <= set(t.columns)
+    assert ((t["r_pc1_valence_story_ci_low"] >= 0) & (t["r_pc1_valence_story_ci_high"] <= 1 + 1e-9)).all()
+    with pytest.raises(EmovecError, match="needs the activations directory"):
+        analyze(vectors, norms, story_bootstrap=5)

@@ -77,8 +77,14 @@ def analyze(
     n_clusters: int = 10,
     aliases: dict[str, str] | None = None,
     level: float = 0.95,
+    stories: str | Path | None = None,
+    story_bootstrap: int = 0,
 ) -> Geometry:
-    """Measure each layer's geometry; add CIs with ``bootstrap`` > 0 and p-values with ``permutations`` > 0."""
+    """Measure each layer's geometry; add CIs with ``bootstrap`` > 0 and p-values with ``permutations`` > 0.
+
+    With ``stories`` (the activations directory the vectors were built from) and ``story_bootstrap`` > 0,
+    CIs from resampling stories within each emotion are added too (``*_story_ci_low/high``).
+    """
     match = match_emotions(vectors.emotions, norms, aliases)
     if len(match.matched) < MIN_MATCHED:
         raise EmovecError(
@@ -122,6 +128,10 @@ def analyze(
         _add_bootstrap(table, vectors, scores, matched_rows, values, bootstrap, seed, level)
     if permutations:
         _add_permutations(table, vectors, scores, matched_rows, values, permutations, seed)
+    if story_bootstrap:
+        if stories is None:
+            raise EmovecError("a bootstrap over stories needs the activations directory (--activations)")
+        _add_story_bootstrap(table, vectors, scores, matched_rows, values, stories, story_bootstrap, seed, level)
     table = table[_column_order(table.columns)]
     return Geometry(
         table=table,
@@ -170,6 +180,45 @@ def _add_bootstrap(table, vectors, scores, matched_rows, values, n_boot, seed, l
         table[f"{name}_ci_low"], table[f"{name}_ci_high"] = low, high
         low, high = percentile_ci(samples[:, :, j], level)
         table[f"{name}_signed_ci_low"], table[f"{name}_signed_ci_high"] = low, high
+
+
+def _add_story_bootstrap(table, vectors, scores, matched_rows, values, stories, n_boot, seed, level) -> None:
+    from .activations import load_activations
+    from .stats import abs_r_ci, bootstrap_story_correlations
+    from .vectors import neutral_components, project_out
+
+    acts = load_activations(stories, layers=vectors.layers)
+    labels = np.asarray(acts.emotions)
+    usable = acts.counted > 0
+    groups = [np.flatnonzero((labels == e) & usable) for e in vectors.emotions]
+    if any(len(g) == 0 for g in groups):
+        missing = [e for e, g in zip(vectors.emotions, groups) if len(g) == 0]
+        raise EmovecError(f"{stories}: no usable stories for {', '.join(missing[:8])}; not the vectors' activations?")
+    denoising = vectors.metadata.get("denoising", {})
+    components = None
+    if denoising.get("applied"):
+        components = neutral_components(denoising["neutral"], vectors.layers, denoising["variance_threshold"])
+    grams = []
+    for slot in range(len(vectors.layers)):
+        m = acts.means[:, slot].astype(np.float64)
+        m = np.where(usable[:, None], m, 0.0)
+        if components is not None:
+            m = project_out(m, components[slot][0])
+        grams.append(m @ m.T)
+    n = len(vectors.emotions)
+    matched = np.zeros(n, dtype=bool)
+    matched[matched_rows] = True
+    targets = []
+    for d in ("valence", "arousal"):
+        full = np.zeros(n)
+        full[matched_rows] = values[d]
+        targets.append(full)
+    weighting = vectors.metadata.get("weighting", "token")
+    samples = bootstrap_story_correlations(grams, groups, acts.counted, matched, tuple(targets),
+                                           [s[:, :2] for s in scores], n_boot, seed, weighting)  # fmt: skip
+    for j, (name, _, _) in enumerate(HEADLINE):
+        low, high = abs_r_ci(samples[:, :, j], table[f"{name}_signed"].to_numpy(), level)
+        table[f"{name}_story_ci_low"], table[f"{name}_story_ci_high"] = low, high
 
 
 def _add_permutations(table, vectors, scores, matched_rows, values, n_perm, seed) -> None:

@@ -189,6 +189,8 @@ def analyze(
     clusters: Annotated[int, typer.Option(help="k of k-means.")] = 10,
     aliases: Annotated[Path | None, typer.Option(help="CSV emotion,term mapping emotions to norm terms.")] = None,
     norms_scale: Annotated[str | None, typer.Option(help="Scale LO,HI of a csv norm file, e.g. 1,9.")] = None,
+    activations: Annotated[Path | None, typer.Option(help="The vectors' activations, for --bootstrap-stories.")] = None,
+    bootstrap_stories: Annotated[int, typer.Option(help="Bootstrap resamples of stories within emotions.")] = 0,
 ) -> None:
     """Measure the layer-wise geometry of emotion vectors against human valence/arousal norms."""
     from .analysis import analyze as run_analyze
@@ -207,6 +209,8 @@ def analyze(
         readout_folds=readout_folds,
         n_clusters=clusters,
         aliases=load_aliases(aliases) if aliases else None,
+        stories=activations,
+        story_bootstrap=bootstrap_stories,
     )
     geometry.save(out)
     _print_geometry(geometry)

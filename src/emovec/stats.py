@@ -123,3 +123,52 @@ def random_direction_null(vectors: np.ndarray, values: np.ndarray, n: int, seed:
     directions = rng.standard_normal((vectors.shape[1], n))
     directions /= np.linalg.norm(directions, axis=0, keepdims=True)
     return np.abs(pearson_columns(np.asarray(vectors, dtype=np.float64) @ directions, values))
+
+
+def story_resample_weights(groups: list[np.ndarray], counts: np.ndarray, n_boot: int, seed: int,
+                           weighting: str = "token"):  # fmt: skip
+    """Sparse [E, n] matrices, one per resample: row e averages a with-replacement resample of emotion e's stories
+    (token-weighted by ``counts``, or story-weighted)."""
+    from scipy import sparse
+
+    rng = np.random.default_rng(seed)
+    n = len(counts)
+    for _ in range(n_boot):
+        rows, cols, vals = [], [], []
+        for e, members in enumerate(groups):
+            drawn = rng.choice(members, size=len(members), replace=True)
+            weights = counts[drawn].astype(np.float64) if weighting == "token" else np.ones(len(drawn))
+            rows.append(np.full(len(drawn), e))
+            cols.append(drawn)
+            vals.append(weights / weights.sum())
+        yield sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                shape=(len(groups), n))  # fmt: skip
+
+
+def bootstrap_story_correlations(
+    story_grams: list[np.ndarray],
+    groups: list[np.ndarray],
+    counts: np.ndarray,
+    matched: np.ndarray,
+    targets: tuple[np.ndarray, np.ndarray],
+    reference_scores: list[np.ndarray],
+    n_boot: int,
+    seed: int,
+    weighting: str = "token",
+) -> np.ndarray:
+    """Signed r of PC1/PC2 with the targets when stories are resampled within each emotion: [n_boot, L, 2].
+
+    ``story_grams`` are Gram matrices [n, n] of the (denoised) per-story means at each layer; the emotion
+    means of a resample are ``W @ M``, so their Gram matrix is ``W G W^T`` and PCA is refit exactly.
+    """
+    out = np.full((n_boot, len(story_grams), 2), np.nan)
+    with threadpool_limits(limits=1):
+        for b, w in enumerate(story_resample_weights(groups, counts, n_boot, seed, weighting)):
+            for layer, gram in enumerate(story_grams):
+                emotion_gram = np.asarray(w @ (w @ gram).T)  # W G W^T (G symmetric)
+                scores = top_pc_scores(emotion_gram, 2)
+                signs = np.sign((scores * reference_scores[layer]).sum(axis=0))
+                scores = scores * np.where(signs == 0, 1, signs)
+                for pc, target in enumerate(targets):
+                    out[b, layer, pc] = pearson_columns(scores[matched][:, [pc]], target[matched])[0]
+    return out
