@@ -69,8 +69,19 @@ def test_unknown_suffix_and_directory(tmp_path):
     (tmp_path / "c.csv").write_text("id,emotion,text\n")
     with pytest.raises(EmovecError, match="unknown corpus format '.csv'"):
         read_corpus(tmp_path / "c.csv")
-    with pytest.raises(EmovecError, match="is a directory"):
-        read_corpus(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(EmovecError, match="no .jsonl corpus files"):
+        read_corpus(empty)
+
+
+def test_directory_of_jsonl_files(tmp_path):
+    (tmp_path / "b.jsonl").write_text('{"emotion": "sad", "text": "B."}\n')
+    (tmp_path / "a.jsonl").write_text('{"emotion": "calm", "text": "A."}\n{"emotion": "calm", "text": "C."}\n')
+    corpus = read_corpus(tmp_path)
+    assert corpus.ids == ["a/line-1", "a/line-2", "b/line-1"] and corpus.emotions == ["calm", "calm", "sad"]
+    (tmp_path / "b.jsonl").write_text('{"emotion": "sad", "text": "B!"}\n')
+    assert read_corpus(tmp_path).sha256 != corpus.sha256
 
 
 def test_records_and_dataframes():
