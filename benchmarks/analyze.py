@@ -1,6 +1,7 @@
 """Benchmark ``emovec analyze`` at the seed paper's scale: 171 emotions x 35 layers x 1536 dimensions.
 
-Writes a community ``.npz`` of random vectors with a planted valence/arousal structure at mid depth
+Writes a community ``.npz`` of synthetic vectors (low-rank structure plus noise, like real emotion vectors)
+with a planted valence/arousal structure at mid depth
 (Russell-style norms written for the benchmark, in the ``csv`` format), then times the CLI end to end
 (``--bootstrap 1000 --permutations 1000``) and, in the same run, the point estimates alone as a baseline.
 Target (issue 3): the full run under 60 s on 2 CPU cores.
@@ -29,11 +30,18 @@ def write_inputs(folder: Path, n_emotions: int, n_layers: int, dim: int, seed: i
     emotions = (words * (n_emotions // len(words) + 1))[:n_emotions]
     emotions = [w if i < len(words) else f"{w}-{i}" for i, w in enumerate(emotions)]
     valence, arousal = rng.uniform(-1, 1, n_emotions), rng.uniform(-1, 1, n_emotions)
-    axes = np.linalg.qr(rng.normal(size=(dim, 2)))[0].T
+    # Like real emotion vectors: low-rank structure (30 factors, decaying variance) plus moderate noise; valence
+    # and arousal are factors whose strength peaks at mid depth.
+    factors = np.linalg.qr(rng.normal(size=(dim, 32)))[0].T
+    scales = 3.0 / np.sqrt(np.arange(1, 31))
     depth = np.linspace(0, 1, n_layers)
-    strength = np.exp(-(((depth - 0.5) / 0.2) ** 2))  # structure peaks at mid depth
-    vectors = rng.normal(size=(n_emotions, n_layers, dim))
-    vectors += 3 * strength[None, :, None] * (valence[:, None, None] * axes[0] + 0.5 * arousal[:, None, None] * axes[1])
+    strength = np.exp(-(((depth - 0.5) / 0.25) ** 2))
+    vectors = np.empty((n_emotions, n_layers, dim))
+    for layer in range(n_layers):
+        latent = rng.normal(size=(n_emotions, 30)) * scales
+        structure = latent @ factors[2:]
+        affect = 4 * strength[layer] * (np.outer(valence, factors[0]) + 0.6 * np.outer(arousal, factors[1]))
+        vectors[:, layer] = structure + affect + 0.03 * rng.normal(size=(n_emotions, dim))
     npz = folder / "vectors.npz"
     np.savez(npz, vectors=vectors.astype(np.float32), emotions=np.array(emotions), layers=np.arange(n_layers))
     norms = folder / "norms.csv"

@@ -7,6 +7,7 @@ pass stops after the last requested layer, so later blocks and the LM head are n
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,21 @@ class PooledBatch:
     counted: np.ndarray  # [b] tokens at positions >= skip that entered each mean
     norms: np.ndarray  # [b, L] float32 mean L2 norm of those tokens' residual vectors; NaN where none
     padded_tokens: int  # tokens the model processed, padding included
+
+
+@contextmanager
+def _single_thread_on_cpu(device: torch.device) -> Iterator[None]:
+    """Run the small pooling ops on one CPU thread: split over threads they stall whenever another process takes
+    a core (measured in benchmarks/RESULTS.md: 5-10x slower under load, no gain when quiet)."""
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def pad_batch(ids: list[list[int]], pad_id: int, side: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,7 +73,8 @@ def pool_batches(
         norm_sums = torch.zeros((len(rows), len(layers)), dtype=torch.float64)
 
         def record(layer: int, hidden: torch.Tensor, keep=keep, sums=sums, norm_sums=norm_sums) -> None:
-            vectors, norms = pooled_sums(hidden, keep.to(hidden.device))
+            with _single_thread_on_cpu(hidden.device):
+                vectors, norms = pooled_sums(hidden, keep.to(hidden.device))
             sums[:, slot[layer]] = vectors.cpu()
             norm_sums[:, slot[layer]] = norms.cpu()
 

@@ -180,10 +180,12 @@ def _load_npz(path: Path) -> EmotionVectors:
     emotions = [str(e) for e in arrays["emotions"].tolist()]
     layers = [int(k) for k in np.asarray(arrays["layers"]).tolist()]
     check_vectors(vectors, emotions, layers, str(path))
+    top = max(layers) if layers and max(layers) > 0 else None
     return EmotionVectors(
         vectors=vectors.astype(np.float32),
         emotions=emotions,
         layers=layers,
+        relative_depths=None if top is None else [k / top for k in layers],  # assumes the last layer is the last block
         emotion_means=None if means is None else means.astype(np.float32),
         grand_mean=None if means is None else means.mean(axis=0).astype(np.float32),
         metadata={"source": str(path), "format": "npz"},
