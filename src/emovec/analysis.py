@@ -162,8 +162,8 @@ def analyze(
     )
 
 
-def _add_bootstrap(table, vectors, scores, matched_rows, values, n_boot, seed, level) -> None:
-    n = len(vectors.emotions)
+def _matched_targets(n: int, matched_rows: np.ndarray, values: dict) -> tuple[np.ndarray, tuple]:
+    """A mask of emotions with norms, and valence and arousal spread over all ``n`` emotions (0 where unmatched)."""
     matched = np.zeros(n, dtype=bool)
     matched[matched_rows] = True
     targets = []
@@ -171,10 +171,16 @@ def _add_bootstrap(table, vectors, scores, matched_rows, values, n_boot, seed, l
         full = np.zeros(n)
         full[matched_rows] = values[d]
         targets.append(full)
+    return matched, tuple(targets)
+
+
+def _add_bootstrap(table, vectors, scores, matched_rows, values, n_boot, seed, level) -> None:
+    n = len(vectors.emotions)
+    matched, targets = _matched_targets(n, matched_rows, values)
     grams = [vectors.vectors[:, slot].astype(np.float64) @ vectors.vectors[:, slot].astype(np.float64).T
              for slot in range(len(vectors.layers))]  # fmt: skip
     reference = [s[:, :2] for s in scores]
-    samples = bootstrap_pc_correlations(grams, bootstrap_indices(n, n_boot, seed), matched, tuple(targets), reference)
+    samples = bootstrap_pc_correlations(grams, bootstrap_indices(n, n_boot, seed), matched, targets, reference)
     for j, (name, _, _) in enumerate(HEADLINE):
         low, high = abs_r_ci(samples[:, :, j], table[f"{name}_signed"].to_numpy(), level)
         table[f"{name}_ci_low"], table[f"{name}_ci_high"] = low, high
@@ -206,15 +212,9 @@ def _add_story_bootstrap(table, vectors, scores, matched_rows, values, stories, 
             m = project_out(m, components[slot][0])
         grams.append(m @ m.T)
     n = len(vectors.emotions)
-    matched = np.zeros(n, dtype=bool)
-    matched[matched_rows] = True
-    targets = []
-    for d in ("valence", "arousal"):
-        full = np.zeros(n)
-        full[matched_rows] = values[d]
-        targets.append(full)
+    matched, targets = _matched_targets(n, matched_rows, values)
     weighting = vectors.metadata.get("weighting", "token")
-    samples = bootstrap_story_correlations(grams, groups, acts.counted, matched, tuple(targets),
+    samples = bootstrap_story_correlations(grams, groups, acts.counted, matched, targets,
                                            [s[:, :2] for s in scores], n_boot, seed, weighting)  # fmt: skip
     for j, (name, _, _) in enumerate(HEADLINE):
         low, high = abs_r_ci(samples[:, :, j], table[f"{name}_signed"].to_numpy(), level)
