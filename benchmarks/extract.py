@@ -57,19 +57,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from emovec import tiny
+
 REPO = Path(__file__).resolve().parents[1]
 SKIP = 50
 MAX_LENGTH = 512
 EMOTIONS = ("joy", "sadness", "anger", "fear", "surprise", "calm", "pride", "shame")
 # The words the offline BPE tokenizer (emovec.tiny.train_tokenizer) is trained on, so a random Llama sees about
 # 1.35 tokens per word (MiniLM's real WordPiece vocabulary: about 1.1): 60..400 words give about 80..512 tokens.
-WORDS = (
-    "the a she he they it letter arrived morning read twice folded put kettle on rain window door opened "
-    "closed walked slowly quickly smiled frowned laughed cried waited for train station friend mother "
-    "father child dog garden kitchen table chair old new long short day night road home work phone "
-    "message called answered never always again before after because while still only just then "
-    "heart hands breath voice eyes looked away back down up over under into out of and but or not"
-).split()
+WORDS = tiny.WORDS
 
 Step = Callable[[], tuple[int, int]]  # runs one batch; returns (real tokens, processed tokens)
 Collect = Callable[[torch.Tensor, torch.Tensor], list[torch.Tensor]]  # (ids, mask) -> hidden state per layer

@@ -15,7 +15,7 @@ CHAT_TEMPLATE = (
     "{{ message['content'] }}{{ eos_token }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
-_WORDS = (
+WORDS = (
     "the a she he they it letter arrived morning read twice folded put kettle on rain window door opened "
     "closed walked slowly quickly smiled frowned laughed cried waited for train station friend mother "
     "father child dog garden kitchen table chair old new long short day night road home work phone "
@@ -29,7 +29,7 @@ def training_text(n_sentences: int = 2000, seed: int = 0) -> list[str]:
     import random
 
     rng = random.Random(seed)
-    return [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(4, 16))) + "." for _ in range(n_sentences)]
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 16))) + "." for _ in range(n_sentences)]
 
 
 def train_tokenizer(kind: str = "bpe", vocab_size: int = 512):
