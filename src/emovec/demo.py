@@ -7,6 +7,7 @@ carries: small enough to run anywhere without a download. The corpus is Russell'
 
 from __future__ import annotations
 
+import html
 import os
 import time
 from importlib import resources
@@ -122,7 +123,7 @@ def write_demo_report(out: Path, vectors, geometry, norms) -> Path:
     )
     matched = (
         f"<p class='note'>Matched {len(geometry.matched)} of {len(geometry.emotions)} emotions in "
-        f"{html_escape(norms.name)}; unmatched: {html_escape(', '.join(geometry.unmatched) or 'none')}.</p>"
+        f"{html.escape(norms.name)}; unmatched: {html.escape(', '.join(geometry.unmatched) or 'none')}.</p>"
     )
     return write_report(
         out / "report.html",
@@ -135,9 +136,3 @@ def write_demo_report(out: Path, vectors, geometry, norms) -> Path:
         tables=[("Geometry by layer", table_html(table, columns) + matched)],
         provenance={"model": vectors.metadata.get("model"), "norms": geometry.norms, "settings": geometry.settings},
     )  # fmt: skip
-
-
-def html_escape(text: str) -> str:
-    import html
-
-    return html.escape(text)

@@ -36,14 +36,7 @@ def load_template(kind: str, path: str | Path | None = None) -> PromptTemplate:
     """The bundled template of ``kind`` or the user's file, checked for its placeholders."""
     if kind not in BUNDLED:
         raise EmovecError(f"unknown template kind {kind!r}; use one of {', '.join(BUNDLED)}")
-    if path is None:
-        text = resources.files("emovec").joinpath("data", "prompts", BUNDLED[kind]).read_text(encoding="utf-8")
-        source = f"bundled:{BUNDLED[kind]}"
-    else:
-        path = Path(path)
-        if not path.exists():
-            raise EmovecError(f"{path}: prompt template not found")
-        text, source = path.read_text(encoding="utf-8"), str(path)
+    text, source = _read_text("prompts", BUNDLED[kind], path, "prompt template")
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
     except ValueError as err:
@@ -60,14 +53,7 @@ def load_template(kind: str, path: str | Path | None = None) -> PromptTemplate:
 
 def load_topics(path: str | Path | None = None, kind: str = "default") -> list[str]:
     """Topics, one per line (``#`` comments and blank lines ignored): bundled ``default``/``neutral`` or a file."""
-    if path is None:
-        text = resources.files("emovec").joinpath("data", "topics", f"{kind}.txt").read_text(encoding="utf-8")
-        source = f"bundled:{kind}"
-    else:
-        path = Path(path)
-        if not path.exists():
-            raise EmovecError(f"{path}: topics file not found")
-        text, source = path.read_text(encoding="utf-8"), str(path)
+    text, source = _read_text("topics", f"{kind}.txt", path, "topics file")
     topics = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not topics:
         raise EmovecError(f"{source}: the topics file is empty")
@@ -77,3 +63,14 @@ def load_topics(path: str | Path | None = None, kind: str = "default") -> list[s
             raise EmovecError(f"{source}: topic {number} is a duplicate: {topic!r}")
         seen.add(topic)
     return topics
+
+
+def _read_text(folder: str, bundled: str, path: str | Path | None, what: str) -> tuple[str, str]:
+    """The user's file at ``path``, or the bundled ``data/<folder>/<bundled>``; returns (text, source)."""
+    if path is None:
+        text = resources.files("emovec").joinpath("data", folder, bundled).read_text(encoding="utf-8")
+        return text, f"bundled:{bundled.removesuffix('.txt') if folder == 'topics' else bundled}"
+    path = Path(path)
+    if not path.exists():
+        raise EmovecError(f"{path}: {what} not found")
+    return path.read_text(encoding="utf-8"), str(path)

@@ -85,12 +85,12 @@ def plan_study(study: Study, out: Path) -> Plan:
     for corpus in study.corpora:
         if corpus.path is not None:
             source = Stage("corpus", corpus.name, {"sha256": read_corpus(corpus.path).sha256, "path": corpus.path},
-                           out, _source_corpus(corpus))  # fmt: skip
+                           out, _source_corpus())  # fmt: skip
             neutral = None
             if corpus.neutral_path:
                 neutral = Stage("corpus", f"{corpus.name}.neutral",
                                 {"sha256": read_corpus(corpus.neutral_path).sha256, "path": corpus.neutral_path},
-                                out, _source_corpus(corpus, neutral=True))  # fmt: skip
+                                out, _source_corpus())  # fmt: skip
         else:
             generator = study.model(corpus.generated_by)
             key = {"model": _model_key(generator), "emotions": _emotions_key(s.emotions), "seed": s.seed,
@@ -131,8 +131,6 @@ def plan_study(study: Study, out: Path) -> Plan:
             stages.append(analysis)
             conditions.append((model.name, corpus.name))
     plan = Plan(study, out, stages, corpora, conditions)
-    for stage in list(stages):
-        stage.result = {}
     _wire(plan, neutrals)
     return plan
 
@@ -166,7 +164,7 @@ def _corpus_file(stage: Stage, neutral: bool = False) -> Path:
     return Path(stage.key["path"])
 
 
-def _source_corpus(corpus: CorpusSpec, neutral: bool = False):
+def _source_corpus():
     def run(stage: Stage) -> None:
         stage.directory.mkdir(parents=True, exist_ok=True)
         stage.finish(path=stage.key["path"])
