@@ -58,7 +58,11 @@ def check_against_reference(loaded, padding_side: str, batch_size: int) -> None:
     np.testing.assert_array_equal(got.counted, np.clip(lengths - SKIP, 0, None))
     assert (got.counted == 0).any() and (got.counted > 0).any(), "the corpus must have stories on both sides of skip"
     np.testing.assert_array_equal(np.isnan(got.means), np.isnan(reference))
-    np.testing.assert_allclose(got.means, reference, rtol=1e-5, atol=1e-5, equal_nan=True)
+    # 1e-5 relative to each layer's scale: float32 forwards of differently shaped batches round differently
+    # (by ~1e-5 of the residual stream's RMS on some CPU kernels), while a padding or mask error is O(1).
+    scale = np.sqrt(np.nanmean(reference**2, axis=(0, 2)))[None, :, None]
+    bound = np.nan_to_num(1e-5 * (1 + np.abs(reference) + scale), nan=1e-5)
+    np.testing.assert_array_less(np.nan_to_num(np.abs(got.means - reference)), bound)
     np.testing.assert_allclose(got.norms, reference_norms, rtol=1e-5, atol=1e-5, equal_nan=True)
 
 
