@@ -29,10 +29,14 @@ chromium:
 
 test: $(STAMP) chromium
 	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/extract.py
+	$(BIN)/python benchmarks/extract_speed.py
+	$(BIN)/python benchmarks/extract_libraries.py
+	$(BIN)/python benchmarks/extract_memory.py
+	$(BIN)/python benchmarks/analyze.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emovec.emotion_sets import load_emotion_set
+from emovec.analysis.emotion_sets import load_emotion_set
 
 
 def write_inputs(folder: Path, n_emotions: int, n_layers: int, dim: int, seed: int = 0) -> tuple[Path, Path]:

@@ -1,5 +1,5 @@
 """``python -m emovec`` runs the command line."""
 
-from .cli import main
+from emovec.cli.app import main
 
 main()

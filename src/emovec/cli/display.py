@@ -1,0 +1,43 @@
+"""Printing results as rich tables."""
+
+from __future__ import annotations
+
+
+def print_geometry(geometry) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    data = geometry.table
+
+    def headline(row, name: str) -> str:
+        text = f"{row[name]:.3f}"
+        if f"{name}_ci_low" in data:
+            text += f" [{row[name + '_ci_low']:.2f}, {row[name + '_ci_high']:.2f}]"
+        if f"{name}_p" in data:
+            text += f" p={row[name + '_p']:.3g}"
+        return text
+
+    table = Table(title="Emotion-vector geometry by layer")
+    for label in ("layer", "depth", "|r| PC1~valence", "|r| PC2~arousal", "best PC val", "readout val",
+                  "readout aro", "EVR PC1"):  # fmt: skip
+        table.add_column(label, justify="right")
+    for _, row in data.iterrows():
+        depth = (
+            "-"
+            if row["relative_depth"] is None or row["relative_depth"] != row["relative_depth"]
+            else (f"{row['relative_depth']:.2f}")
+        )
+        table.add_row(
+            f"{row['layer']:.0f}",
+            depth,
+            headline(row, "r_pc1_valence"),
+            headline(row, "r_pc2_arousal"),
+            f"PC{row['best_pc_valence']:.0f} ({row['best_r_valence']:.2f})",
+            f"{row['readout_r_valence']:.3f}",
+            f"{row['readout_r_arousal']:.3f}",
+            f"{row['evr_pc1']:.3f}",
+        )
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    console.print(table)

@@ -1,0 +1,70 @@
+"""``emovec run``, ``report`` and ``demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emovec.cli.display import print_geometry
+from emovec.progress import stderr_console
+
+
+def demo(
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("emovec-demo"),
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over emotions.")] = 1000,
+    permutations: Annotated[int, typer.Option(help="Permutations for p-values.")] = 1000,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Run the embedded default study offline: MiniLM on the demo corpus, against Russell's circumplex."""
+    from emovec.study.demo import REAL_STUDY, run_demo
+
+    result = run_demo(out, bootstrap=bootstrap, permutations=permutations, progress=progress)
+    print_geometry(result["geometry"])
+    timings = result["timings"]
+    stderr_console.print(
+        f"demo finished in {timings['total_s']:.0f} s (extraction {timings['extract_s']:.0f} s, "
+        f"vectors + analysis {timings['analyze_s']:.0f} s)"
+    )
+    typer.echo(f"\nreport: {result['report'].resolve()}")
+    typer.echo(f"figures: {(result['out'] / 'figures').resolve()}  tables: {(result['out'] / 'geometry').resolve()}")
+    typer.echo(f"\nThe real study on a chat model (GPU recommended):\n{REAL_STUDY}")
+
+
+def run(
+    study: Annotated[Path, typer.Argument(help="Study file (TOML), e.g. examples/demo.toml.")],
+    out: Annotated[Path | None, typer.Option(help="Study directory (default: the study's 'out' or its name).")] = None,
+    dry_run: Annotated[bool, typer.Option(help="List the stages and which are cached; run nothing.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Run a models x corpora study: extract, vectors, analyze, comparisons, figures and report."""
+    from rich.table import Table
+
+    from emovec.study.runner import run_study
+
+    result = run_study(study, out, dry_run=dry_run, progress=progress)
+    table = Table(title=f"stages of {study}")
+    for column in ("kind", "label", "status", "directory"):
+        table.add_column(column)
+    for stage in result["stages"]:
+        status = stage["status"] if dry_run else ("reused" if stage["status"] == "cached" else stage["status"])
+        table.add_row(stage["kind"], stage["label"], status, stage["directory"])
+    if dry_run:
+        from rich.console import Console
+
+        Console(width=160).print(table)
+        return
+    counts = result["counts"]
+    stderr_console.print(f"{counts['run']} stages run, {counts['cached']} reused from {result['out']}")
+    results = (result["out"] / "results.csv").resolve()
+    typer.echo(f"results: {results}\nreport: {result['report'].resolve()}")
+
+
+def report(
+    directory: Annotated[Path, typer.Argument(help="A study directory written by 'emovec run'.")],
+) -> None:
+    """Write one self-contained report.html for a study directory."""
+    from emovec.study.report import write_study_report
+
+    typer.echo(f"wrote {write_study_report(directory).resolve()}")

@@ -1,0 +1,1 @@
+"""Corpora: reading and validating story tables, generating them with a chat model, prompts, story splitting and QC."""

@@ -1,0 +1,1 @@
+"""Extraction: tokenisation, batching, pooling inside hooks, the engine, the activations store and `extract`."""

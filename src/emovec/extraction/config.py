@@ -1,0 +1,61 @@
+"""Extraction settings, validated once, shared by the Python API, the CLI and the manifest."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from emovec.errors import EmovecError
+
+DEFAULT_BATCH_SIZE = 8
+SHARD_BYTES = 256 * 1024 * 1024  # target size of one shard of pooled means
+
+
+class ExtractConfig(BaseModel):
+    """Everything that decides what an extraction computes, plus how it runs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    layers: str = "all"
+    skip_tokens: int = Field(50, ge=0)
+    max_length: int = Field(512, ge=1)
+    batch_size: int | None = Field(None, ge=1)
+    max_batch_tokens: int | None = Field(None, ge=1)
+    padding_side: Literal["left", "right"] = "right"
+    text_format: Literal["raw", "chat"] = "raw"
+    chat_role: Literal["user", "assistant"] = "user"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    shard_size: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_batching_rule(self) -> ExtractConfig:
+        if self.batch_size is not None and self.max_batch_tokens is not None:
+            raise ValueError("give either batch_size or max_batch_tokens, not both")
+        return self
+
+    def batching(self) -> dict:
+        """Keyword arguments for :func:`emovec.batching.plan_batches`."""
+        if self.max_batch_tokens is not None:
+            return {"max_batch_tokens": self.max_batch_tokens}
+        return {"batch_size": self.batch_size or DEFAULT_BATCH_SIZE}
+
+    def result_defining(self) -> dict:
+        """Settings that change the stored numbers (batching and padding side change only rounding)."""
+        return self.model_dump(exclude={"batch_size", "max_batch_tokens", "padding_side"})
+
+
+def make_config(**settings) -> ExtractConfig:
+    """Build an :class:`ExtractConfig`, turning validation errors into one line."""
+    try:
+        return ExtractConfig(**settings)
+    except ValidationError as err:
+        first = err.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        where = ".".join(str(part) for part in first["loc"])
+        raise EmovecError(f"invalid extraction setting {where}: {message}" if where else message) from None
+
+
+def auto_shard_size(n_layers: int, hidden_size: int) -> int:
+    """Stories per shard so that one shard of float32 means is about 256 MiB."""
+    return max(1, SHARD_BYTES // max(1, n_layers * hidden_size * 4))

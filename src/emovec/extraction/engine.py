@@ -1,0 +1,97 @@
+"""The extraction engine: forward passes with pooling inside the hooks, one layer at a time.
+
+Memory holds one layer's activations for one batch at a time, never all layers x all tokens; the forward
+pass stops after the last requested layer, so later blocks and the LM head are never computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from emovec.extraction.pooling import pooled_sums, pooling_mask, position_ids
+from emovec.models.hooks import layer_hooks, run_forward
+from emovec.models.loaded import LoadedModel
+
+
+@dataclass(frozen=True)
+class PooledBatch:
+    """Pooled means for one batch of stories."""
+
+    rows: np.ndarray  # [b] story indices
+    means: np.ndarray  # [b, L, d] float32; NaN where no token was counted
+    counted: np.ndarray  # [b] tokens at positions >= skip that entered each mean
+    norms: np.ndarray  # [b, L] float32 mean L2 norm of those tokens' residual vectors; NaN where none
+    padded_tokens: int  # tokens the model processed, padding included
+
+
+@contextmanager
+def _single_thread_on_cpu(device: torch.device) -> Iterator[None]:
+    """Run the small pooling ops on one CPU thread: split over threads they stall whenever another process takes
+    a core (measured in benchmarks/RESULTS.md: 5-10x slower under load, no gain when quiet)."""
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def pad_batch(ids: list[list[int]], pad_id: int, side: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad token id lists to one tensor on the ``left`` or ``right``; returns ids and attention mask."""
+    width = max(len(row) for row in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, row in enumerate(ids):
+        span = slice(width - len(row), width) if side == "left" else slice(0, len(row))
+        input_ids[i, span] = torch.tensor(row, dtype=torch.long)
+        mask[i, span] = 1
+    return input_ids.to(device), mask.to(device)
+
+
+def pool_batches(
+    loaded: LoadedModel,
+    ids: list[list[int]],
+    batches: Iterable[np.ndarray],
+    layers: list[int],
+    skip: int,
+    padding_side: str = "right",
+) -> Iterator[PooledBatch]:
+    """Yield pooled means per batch: for each story, the mean of each layer over tokens ``>= skip``."""
+    slot = {layer: i for i, layer in enumerate(layers)}
+    for rows in batches:
+        input_ids, attention_mask = pad_batch([ids[r] for r in rows], loaded.pad_token_id, padding_side, loaded.device)
+        keep = pooling_mask(attention_mask, skip)
+        sums = torch.zeros((len(rows), len(layers), loaded.hidden_size), dtype=torch.float64)
+        norm_sums = torch.zeros((len(rows), len(layers)), dtype=torch.float64)
+
+        def record(layer: int, hidden: torch.Tensor, keep=keep, sums=sums, norm_sums=norm_sums) -> None:
+            with _single_thread_on_cpu(hidden.device):
+                vectors, norms = pooled_sums(hidden, keep.to(hidden.device))
+            sums[:, slot[layer]] = vectors.cpu()
+            norm_sums[:, slot[layer]] = norms.cpu()
+
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if loaded.accepts_position_ids:
+            inputs["position_ids"] = position_ids(attention_mask)
+        with layer_hooks(loaded, layers, record):
+            run_forward(loaded, **inputs)
+        counted = keep.sum(dim=1).cpu().to(torch.float64)
+        means = sums / counted.clamp(min=1).view(-1, 1, 1)
+        means[counted == 0] = float("nan")
+        norms = norm_sums / counted.clamp(min=1).view(-1, 1)
+        norms[counted == 0] = float("nan")
+        yield PooledBatch(
+            rows=np.asarray(rows),
+            means=means.to(torch.float32).numpy(),
+            counted=counted.to(torch.int64).numpy(),
+            norms=norms.to(torch.float32).numpy(),
+            padded_tokens=int(input_ids.numel()),
+        )

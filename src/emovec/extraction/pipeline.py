@@ -1,0 +1,347 @@
+"""Extraction: a corpus and a model in, per-story pooled means at every requested layer out.
+
+:func:`extract` writes a resumable activations directory (see :mod:`emovec.activations`);
+:func:`extract_activations` returns the same arrays in memory, for notebooks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from safetensors.numpy import save_file
+
+from emovec.corpus.reader import Corpus, corpus_from_records, read_corpus
+from emovec.errors import EmovecError
+from emovec.extraction.activations import (
+    FORMAT,
+    MANIFEST,
+    SHARD_DIR,
+    STORIES,
+    Activations,
+    read_manifest,
+    shard_path,
+)
+from emovec.extraction.batching import plan_batches, plan_shards
+from emovec.extraction.config import ExtractConfig, auto_shard_size, make_config
+from emovec.extraction.engine import pool_batches
+from emovec.extraction.tokenization import EncodedStories, encode_stories
+from emovec.models.layers import parse_layer_spec, relative_depths
+from emovec.models.loaded import LoadedModel
+from emovec.models.loading import load_model
+from emovec.progress import progress_bar, stderr_console
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """What :func:`extract` did."""
+
+    out: Path
+    manifest: dict
+    skipped: bool  # True when the directory was already complete for these inputs
+    shards_computed: int
+    shards_reused: int
+
+
+def extract(
+    model: str | Path | LoadedModel,
+    corpus: str | Path | Corpus,
+    out: str | Path,
+    *,
+    revision: str | None = None,
+    device: str | None = None,
+    device_map: str | None = None,
+    layers_path: str | None = None,
+    trust_remote_code: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    **settings,
+) -> ExtractResult:
+    """Extract pooled activations of ``corpus`` under ``model`` into ``out``; resumes and skips finished work.
+
+    ``settings`` are the fields of :class:`emovec.config.ExtractConfig` (layers, skip_tokens, max_length,
+    batch_size or max_batch_tokens, padding_side, text_format, chat_role, dtype, shard_size).
+    """
+    started = time.perf_counter()
+    config = make_config(**settings)
+    corpus = corpus if isinstance(corpus, Corpus) else read_corpus(corpus)
+    out = Path(out)
+    model_name = model.name if isinstance(model, LoadedModel) else str(model)
+    fingerprint = _fingerprint(config, corpus, model_name, revision)
+    existing = _check_out_dir(out, fingerprint, overwrite)
+    if existing is not None and existing.get("status") == "complete":
+        return ExtractResult(out, existing, skipped=True, shards_computed=0, shards_reused=existing["n_shards"])
+
+    t0 = time.perf_counter()
+    loaded = (
+        model
+        if isinstance(model, LoadedModel)
+        else _load(model, config, revision, device, device_map, layers_path, trust_remote_code)
+    )
+    load_seconds = time.perf_counter() - t0
+    layers = parse_layer_spec(config.layers, loaded.n_blocks)
+    t0 = time.perf_counter()
+    encoded = _encode(loaded, corpus, config)
+    tokenize_seconds = time.perf_counter() - t0
+    shard_size = config.shard_size or auto_shard_size(len(layers), loaded.hidden_size)
+    shards = plan_shards(encoded.lengths, shard_size)
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SHARD_DIR).mkdir(exist_ok=True)
+    stories = _stories_table(corpus, encoded, config.skip_tokens)
+    manifest = _manifest(config, corpus, loaded, layers, fingerprint, shard_size, len(shards), stories)
+    _write_stories(out, stories)
+    _write_json(out / MANIFEST, manifest)
+
+    done = [i for i in range(len(shards)) if shard_path(out, i).exists()]
+    todo = [i for i in range(len(shards)) if i not in set(done)]
+    t0 = time.perf_counter()
+    stories_done = int(sum(len(shards[i]) for i in done))
+    with progress_bar("extract", total=len(corpus), enabled=progress, completed=stories_done) as advance:
+        for index in todo:
+            _extract_shard(out, index, shards[index], loaded, encoded, layers, config, advance)
+    extract_seconds = time.perf_counter() - t0
+
+    manifest["tokens"] = _token_totals(out, len(shards), stories)
+    manifest["timings"] = {
+        "load_s": round(load_seconds, 3),
+        "tokenize_s": round(tokenize_seconds, 3),
+        "extract_s": round(extract_seconds, 3),
+        "total_s": round(time.perf_counter() - started, 3),
+        "shards_computed": len(todo),
+        "shards_reused": len(done),
+    }
+    manifest["status"] = "complete"
+    manifest["finished"] = _now()
+    _write_json(out / MANIFEST, manifest)
+    return ExtractResult(out, manifest, skipped=False, shards_computed=len(todo), shards_reused=len(done))
+
+
+def extract_activations(
+    model: str | Path | LoadedModel,
+    corpus: str | Path | Corpus | list[dict] | pd.DataFrame,
+    *,
+    progress: bool = False,
+    **settings,
+) -> Activations:
+    """Pooled activations in memory (the arrays :func:`extract` would write), for notebooks."""
+    config = make_config(**settings)
+    if not isinstance(corpus, Corpus):
+        corpus = read_corpus(corpus) if isinstance(corpus, (str, Path)) else corpus_from_records(corpus)
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, dtype=config.dtype)
+    layers = parse_layer_spec(config.layers, loaded.n_blocks)
+    encoded = _encode(loaded, corpus, config)
+    stories = _stories_table(corpus, encoded, config.skip_tokens)
+    means = np.empty((len(corpus), len(layers), loaded.hidden_size), dtype=np.float32)
+    counted = np.zeros(len(corpus), dtype=np.int64)
+    norms = np.empty((len(corpus), len(layers)), dtype=np.float32)
+    batches = plan_batches(np.arange(len(corpus)), encoded.lengths, **config.batching())
+    with progress_bar("extract", total=len(corpus), enabled=progress) as advance:
+        for batch in pool_batches(loaded, encoded.ids, batches, layers, config.skip_tokens, config.padding_side):
+            means[batch.rows] = batch.means
+            counted[batch.rows] = batch.counted
+            norms[batch.rows] = batch.norms
+            advance(len(batch.rows), int(encoded.lengths[batch.rows].sum()))
+    return Activations(
+        means=means,
+        counted=counted,
+        norms=norms,
+        stories=stories,
+        layers=layers,
+        relative_depths=relative_depths(layers, loaded.n_blocks),
+        manifest={"config": config.model_dump(), "model": {"name": loaded.name, "revision": loaded.revision}},
+    )
+
+
+def _load(model, config, revision, device, device_map, layers_path, trust_remote_code) -> LoadedModel:
+    return load_model(
+        model,
+        dtype=config.dtype,
+        device=device,
+        device_map=device_map,
+        revision=revision,
+        layers_path=layers_path,
+        trust_remote_code=trust_remote_code,
+    )
+
+
+def _encode(loaded: LoadedModel, corpus: Corpus, config: ExtractConfig) -> EncodedStories:
+    max_length = config.max_length
+    if loaded.max_positions and max_length > loaded.max_positions:
+        stderr_console.print(
+            f"[yellow]note:[/] max length {max_length} exceeds the model's {loaded.max_positions} positions; "
+            f"using {loaded.max_positions}"
+        )
+        max_length = loaded.max_positions
+    return encode_stories(
+        loaded.tokenizer,
+        corpus.texts,
+        text_format=config.text_format,
+        chat_role=config.chat_role,
+        max_length=max_length,
+    )
+
+
+def _extract_shard(out, index, rows, loaded, encoded, layers, config, advance) -> None:
+    means = np.empty((len(rows), len(layers), loaded.hidden_size), dtype=np.float32)
+    counted = np.zeros(len(rows), dtype=np.int64)
+    norms = np.empty((len(rows), len(layers)), dtype=np.float32)
+    where = {row: i for i, row in enumerate(rows.tolist())}
+    batches = plan_batches(rows, encoded.lengths, **config.batching())
+    padded = 0
+    for batch in pool_batches(loaded, encoded.ids, batches, layers, config.skip_tokens, config.padding_side):
+        slots = [where[row] for row in batch.rows.tolist()]
+        means[slots] = batch.means
+        counted[slots] = batch.counted
+        norms[slots] = batch.norms
+        padded += batch.padded_tokens
+        advance(len(batch.rows), int(encoded.lengths[batch.rows].sum()))
+    path = shard_path(out, index)
+    partial = path.with_suffix(".partial")
+    save_file(
+        {"means": means, "norms": norms, "rows": np.asarray(rows, dtype=np.int64), "counted": counted},
+        str(partial),
+        metadata={"padded_tokens": str(padded)},
+    )
+    os.replace(partial, path)  # a shard exists only when complete
+
+
+def _token_totals(out: Path, n_shards: int, stories: pd.DataFrame) -> dict:
+    from safetensors import safe_open
+
+    processed = 0
+    for index in range(n_shards):
+        with safe_open(shard_path(out, index), framework="numpy") as shard:
+            processed += int(shard.metadata()["padded_tokens"])
+    real = int(stories["n_tokens"].sum())
+    return {
+        "real": real,
+        "processed": processed,
+        "counted": int(stories["counted"].sum()),
+        "padding_overhead": round(processed / real, 4) if real else None,
+    }
+
+
+def _stories_table(corpus: Corpus, encoded: EncodedStories, skip: int) -> pd.DataFrame:
+    table = corpus.table.drop(columns=["text"]).copy()
+    for column in table.columns:
+        if table[column].map(lambda v: isinstance(v, (dict, list))).any():
+            table[column] = table[column].map(lambda v: json.dumps(v) if isinstance(v, (dict, list)) else v)
+    lengths = encoded.lengths
+    table.insert(2, "n_tokens", lengths)
+    table.insert(3, "counted", np.clip(lengths - skip, 0, None))
+    table.insert(4, "truncated", encoded.truncated)
+    return table
+
+
+def _write_stories(out: Path, stories: pd.DataFrame) -> None:
+    partial = out / (STORIES + ".partial")
+    stories.to_parquet(partial, index=False)
+    os.replace(partial, out / STORIES)
+
+
+def _fingerprint(config: ExtractConfig, corpus: Corpus, model_name: str, revision: str | None) -> str:
+    key = {
+        "config": config.result_defining(),
+        "corpus": corpus.sha256,
+        "model": model_name,
+        "revision": revision,
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def _check_out_dir(out: Path, fingerprint: str, overwrite: bool) -> dict | None:
+    """The existing manifest when ``out`` holds this same extraction; raises when it holds another."""
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        raise EmovecError(f"{out}: exists and is not a directory")
+    if not (out / MANIFEST).exists():
+        if any(out.iterdir()):
+            raise EmovecError(f"{out}: exists, is not empty and is not an activations directory; choose another --out")
+        return None
+    manifest = read_manifest(out)
+    if manifest.get("fingerprint") == fingerprint:
+        return manifest
+    if not overwrite:
+        raise EmovecError(
+            f"{out}: holds activations from another model, corpus or config; choose another --out or pass --overwrite"
+        )
+    for path in (out / SHARD_DIR).glob("shard-*"):
+        path.unlink()
+    for name in (MANIFEST, STORIES):
+        (out / name).unlink(missing_ok=True)
+    return None
+
+
+def _manifest(config, corpus, loaded, layers, fingerprint, shard_size, n_shards, stories) -> dict:
+    return {
+        "format": FORMAT,
+        "status": "running",
+        "fingerprint": fingerprint,
+        "config": config.model_dump(),
+        "model": {
+            "name": loaded.name,
+            "revision": loaded.revision,
+            "class": type(loaded.model).__name__,
+            "blocks_path": loaded.blocks_path,
+            "n_blocks": loaded.n_blocks,
+            "hidden_size": loaded.hidden_size,
+            "dtype": str(loaded.dtype).removeprefix("torch."),
+            "device": str(loaded.device),
+            "is_decoder": loaded.is_decoder,
+        },
+        "tokenizer": {
+            "name": getattr(loaded.tokenizer, "name_or_path", None),
+            "class": type(loaded.tokenizer).__name__,
+            "vocab_size": len(loaded.tokenizer),
+            "default_padding_side": getattr(loaded.tokenizer, "padding_side", None),
+        },
+        "corpus": {"source": corpus.source, "sha256": corpus.sha256, "n_stories": len(corpus)},
+        "layers": layers,
+        "relative_depths": relative_depths(layers, loaded.n_blocks),
+        "shard_size": shard_size,
+        "n_shards": n_shards,
+        "stories": {
+            "n": len(stories),
+            "no_tokens_past_skip": int((stories["counted"] == 0).sum()),
+            "truncated": int(stories["truncated"].sum()),
+        },
+        "versions": _versions(),
+        "started": _now(),
+    }
+
+
+def _versions() -> dict:
+    import safetensors
+    import torch
+    import transformers
+
+    from emovec import __version__
+
+    return {
+        "emovec": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "safetensors": safetensors.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def _write_json(path: Path, data: dict) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(partial, path)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,42 @@
+"""A loaded model with its residual blocks located: what every stage that runs a model receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for extraction: its blocks located and validated."""
+
+    model: nn.Module
+    tokenizer: object
+    name: str
+    revision: str | None
+    blocks_path: str
+    blocks: nn.ModuleList
+    n_blocks: int
+    hidden_size: int
+    is_decoder: bool
+    max_positions: int | None
+    altup_index: int | None = None
+    accepts_position_ids: bool = field(default=True)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    @property
+    def pad_token_id(self) -> int:
+        tok = self.tokenizer
+        for value in (tok.pad_token_id, tok.eos_token_id, tok.unk_token_id):
+            if value is not None:
+                return int(value)
+        return 0

@@ -1,0 +1,222 @@
+"""Study files: a models x corpora design written down once (TOML), validated before any work starts.
+
+Errors name the key and its line in the file. See ``examples/*.toml``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from emovec.errors import EmovecError
+from emovec.models.layers import LAYER_SPEC_HELP
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(_Strict):
+    name: str
+    model: str
+    revision: str | None = None
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    device: str | None = None
+    device_map: str | None = None
+    layers_path: str | None = None
+    trust_remote_code: bool = False
+    text_format: Literal["raw", "chat"] = "raw"
+    batch_size: int | None = Field(None, ge=1)
+    max_batch_tokens: int | None = Field(None, ge=1)
+
+
+class CorpusSpec(_Strict):
+    name: str
+    path: str | None = None
+    generated_by: str | None = None
+    neutral_path: str | None = None
+    neutral: int = Field(0, ge=0)  # neutral dialogues to generate (generated corpora)
+    topics: str | None = None
+    topics_per_emotion: int = Field(3, ge=1)
+    stories_per_prompt: int = Field(3, ge=1)
+    design: Literal["sampled", "full"] = "sampled"
+    temperature: float = Field(0.8, gt=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_new_tokens: int = Field(2048, ge=1)
+    generation_batch_size: int = Field(8, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CorpusSpec:
+        if (self.path is None) == (self.generated_by is None):
+            raise ValueError("give exactly one of 'path' and 'generated_by'")
+        return self
+
+
+class Reference(_Strict):
+    label: str
+    metric: Literal["r_pc1_valence", "r_pc2_arousal", "readout_r_valence", "readout_r_arousal"]
+    value: float
+    relative_depth: float | None = None
+    model: str | None = None
+    corpus: str | None = None
+
+
+class Settings(_Strict):
+    emotions: str = "anthropic171"
+    norms: str = "russell1980"
+    norms_scale: tuple[float, float] | None = None
+    layers: str = "all"
+    skip_tokens: int = Field(50, ge=0)
+    max_length: int = Field(512, ge=1)
+    weighting: Literal["token", "story"] = "token"
+    denoise_variance: float = Field(0.5, gt=0, le=1)
+    components: int = Field(10, ge=2)
+    bootstrap: int = Field(1000, ge=0)
+    permutations: int = Field(1000, ge=0)
+    readout_folds: int = Field(10, ge=0)
+    seed: int = 0
+    scatter_layer: float | None = Field(None, ge=0, le=1)  # relative depth for PCA scatter (default: peak)
+
+
+class Study(_Strict):
+    name: str
+    out: str | None = None
+    settings: Settings = Settings()
+    models: list[ModelSpec] = Field(min_length=1)
+    corpora: list[CorpusSpec] = Field(min_length=1)
+    references: list[Reference] = []
+
+    @model_validator(mode="after")
+    def _names(self) -> Study:
+        for kind, items in (("models", self.models), ("corpora", self.corpora)):
+            names = [item.name for item in items]
+            for i, name in enumerate(names):
+                if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+                    raise _KeyError(f"{kind}.{i}.name", f"name {name!r} may use letters, digits, '.', '_', '-'")
+                if names.index(name) != i:
+                    raise _KeyError(f"{kind}.{i}.name", f"duplicate name {name!r}")
+        models = {m.name for m in self.models}
+        for i, corpus in enumerate(self.corpora):
+            if corpus.generated_by is not None and corpus.generated_by not in models:
+                raise _KeyError(f"corpora.{i}.generated_by", f"no model named {corpus.generated_by!r}")
+        return self
+
+    def model(self, name: str) -> ModelSpec:
+        return next(m for m in self.models if m.name == name)
+
+
+class _KeyError(ValueError):
+    def __init__(self, loc: str, message: str):
+        super().__init__(message)
+        self.loc, self.message = loc, message
+
+
+def load_study(path: str | Path) -> tuple[Study, str]:
+    """Parse and validate a study file; returns the study and its text. Paths resolve against its folder."""
+    path = Path(path)
+    if not path.exists():
+        raise EmovecError(f"{path}: study file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise EmovecError(f"{path}: not valid TOML ({err})") from None
+    try:
+        study = Study(**data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = [str(p) for p in first["loc"]]
+        inner = first.get("ctx", {}).get("error")
+        if isinstance(inner, _KeyError):
+            loc, message = inner.loc.split("."), inner.message
+        elif first["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}"
+        elif first["type"] == "missing":
+            message = f"missing key {loc[-1]!r}"
+        else:
+            message = first["msg"].removeprefix("Value error, ")
+        raise EmovecError(f"{path}: {_where(text, loc)}{'.'.join(loc)}: {message}") from None
+    _check_values(study, path, text)
+    return _resolved(study, path.parent), text
+
+
+def _check_values(study: Study, path: Path, text: str) -> None:
+    from emovec.analysis.emotion_sets import EMOTION_SETS
+    from emovec.analysis.norms.registry import NORM_SETS
+
+    def fail(loc: list[str], message: str) -> None:
+        raise EmovecError(f"{path}: {_where(text, loc)}{'.'.join(loc)}: {message}")
+
+    spec = study.settings.layers.strip().lower()
+    if spec != "all":
+        for part in spec.split(","):
+            if not re.fullmatch(r"-?\d+|\d*\.\d+", part.strip()):
+                fail(["settings", "layers"], f"unknown layer spec {study.settings.layers!r}: {LAYER_SPEC_HELP}")
+    if study.settings.norms.split(":", 1)[0] not in NORM_SETS:
+        fail(["settings", "norms"], f"unknown norm set {study.settings.norms.split(':', 1)[0]!r}")
+    emotions = study.settings.emotions
+    if emotions not in EMOTION_SETS and not (path.parent / emotions).exists():
+        fail(["settings", "emotions"], f"unknown emotion set {emotions!r} (bundled: {', '.join(EMOTION_SETS)})")
+    for i, corpus in enumerate(study.corpora):
+        for key in ("path", "neutral_path", "topics"):
+            value = getattr(corpus, key)
+            if value is not None and not (path.parent / value).exists():
+                fail(["corpora", str(i), key], f"{value} not found")
+
+
+def _resolved(study: Study, base: Path) -> Study:
+    """Make file paths absolute against the study file's folder."""
+
+    def absolute(value: str | None) -> str | None:
+        return None if value is None else str((base / value).resolve())
+
+    settings = study.settings
+    if settings.emotions not in ("anthropic171", "russell28"):
+        settings = settings.model_copy(update={"emotions": absolute(settings.emotions)})
+    name, _, norm_path = settings.norms.partition(":")
+    if norm_path:
+        settings = settings.model_copy(update={"norms": f"{name}:{absolute(norm_path)}"})
+    corpora = [c.model_copy(update={k: absolute(getattr(c, k)) for k in ("path", "neutral_path", "topics")})
+               for c in study.corpora]  # fmt: skip
+    models = [m.model_copy(update={"model": absolute(m.model)}) if (base / m.model).exists() else m
+              for m in study.models]  # fmt: skip
+    return study.model_copy(update={"settings": settings, "corpora": corpora, "models": models})
+
+
+def _where(text: str, loc: list[str]) -> str:
+    """'line N: ' for the key at ``loc`` (e.g. ['corpora', '1', 'pathh']), or '' when it cannot be found."""
+    lines = text.splitlines()
+    table: list[str] = []
+    counts: dict[str, int] = {}
+    target_table, key = loc[:-1], loc[-1]
+    for number, raw in enumerate(lines, start=1):
+        line = raw.split("#", 1)[0].strip()
+        header = re.fullmatch(r"\[\[\s*([\w.-]+)\s*\]\]", line)
+        if header:
+            name = header.group(1)
+            counts[name] = counts.get(name, -1) + 1
+            table = [name, str(counts[name])]
+            if table == loc:
+                return f"line {number}: "
+            continue
+        header = re.fullmatch(r"\[\s*([\w.-]+)\s*\]", line)
+        if header:
+            table = header.group(1).split(".")
+            if table == loc:
+                return f"line {number}: "
+            continue
+        match = re.match(r"([\w-]+)\s*=", line)
+        if match and match.group(1) == key and table == target_table:
+            return f"line {number}: "
+    if len(loc) > 1:
+        return _where(text, loc[:-1])  # a missing key: point at its table
+    return ""
