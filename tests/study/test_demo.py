@@ -40,15 +40,29 @@ def test_demo_neutral_passages():
 
 
 @pytest.mark.slow
-def test_demo_end_to_end(tmp_path, minilm_dir):
-    from emovec.study.demo import run_demo
+def test_demo_runs_the_bundled_study_with_both_language_models(tmp_path, bundled_llm):
+    from emovec.study.demo import demo_study_file, run_demo
+    from emovec.study.spec import load_study
 
-    result = run_demo(tmp_path, bootstrap=100, permutations=100, progress=False)
-    table = pd.read_csv(tmp_path / "geometry" / "geometry.csv")
-    assert len(table) == 7 and table["n_matched"].iloc[0] == 28  # MiniLM: embeddings + 6 blocks
-    assert {"r_pc1_valence_ci_low", "r_pc1_valence_p"} <= set(table.columns)
-    for name in ("layer_curves.png", "layer_curves.svg", "emotion_plane.png"):
-        assert (tmp_path / "figures" / name).stat().st_size > 10_000
+    for name in ("smollm2-135m-instruct", "gemma-3-270m"):
+        bundled_llm(name)  # skips when a model package is missing; converts the GGUF once per session
+    study, _ = load_study(demo_study_file())
+    assert [m.model for m in study.models] == ["smollm2-135m-instruct", "gemma-3-270m"]
+    result = run_demo(tmp_path, bootstrap=30, permutations=30, progress=False)
+    assert result["counts"]["run"] == len(result["stages"]) == 10  # the study runner, not a separate code path
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert list(results["model"]) == ["smollm2-135m", "gemma3-270m"] and (results["n_matched"] == 28).all()
+    smollm = pd.read_csv(tmp_path / "tables" / "smollm2-135m__demo.csv")
+    gemma = pd.read_csv(tmp_path / "tables" / "gemma3-270m__demo.csv")
+    assert len(smollm) == 31 and len(gemma) == 19  # embeddings + every block
+    assert smollm["best_r_valence"].max() > 0.5 and gemma["best_r_valence"].max() > 0.5  # a real valence axis
+    cka = pd.read_csv(tmp_path / "comparisons" / "demo__smollm2-135m_vs_gemma3-270m__cka.csv", index_col=0)
+    assert cka.shape == (31, 19) and cka.to_numpy().max() <= 1 + 1e-9
     html = (tmp_path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 2 and "<table" in html
-    assert result["timings"]["total_s"] > 0
+    assert html.count("data:image/png;base64,") == 6  # curves, planes, heatmaps, EVR, CKA, RSA
+    assert "What the numbers show" in html and "What they do not show" in html
+    assert "Gemma Terms of Use" in html and "<details><summary>Settings and provenance" in html
+    for name in ("layer_curves", "pca_scatter", "cka_matrix"):
+        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 10_000
+    again = run_demo(tmp_path, bootstrap=30, permutations=30, progress=False)
+    assert again["counts"] == {"run": 0, "cached": 10}

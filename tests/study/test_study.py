@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED_DATA, STORY_TEXTS
-from test_cli_errors import assert_one_line_error, run_cli
+from conftest import SHARED_DATA, STORY_TEXTS, assert_one_line_error, run_cli
 
 from emovec import analyze, build_vectors, extract, load_emotion_set, load_model, load_norms
 from emovec.study.runner import run_study

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from emovec.cli import corpus, extract, generate, norms, study, vectors
+from emovec.cli import corpus, extract, generate, models, norms, study, vectors
 from emovec.errors import EmovecError
 from emovec.progress import stderr_console
 
@@ -34,6 +34,7 @@ app.command()(study.run)
 app.command()(study.report)
 app.add_typer(norms.norms_app, name="norms")
 app.add_typer(corpus.corpus_app, name="corpus")
+app.add_typer(models.models_app, name="models")
 
 
 @app.command()

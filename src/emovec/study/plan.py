@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emovec.analysis.emotion_sets import load_emotion_set
 from emovec.corpus.reader import read_corpus
 from emovec.study.spec import ModelSpec, Study
 from emovec.study.stages import analyze_stage, extract_stage, generate_stage, source_corpus_stage, vectors_stage
@@ -33,6 +34,7 @@ class Stage:
     action: Callable[[Stage], None] | None = None
     model: str | None = None  # the model this stage loads, if any
     result: dict = field(default_factory=dict)
+    units: float = 1.0  # its size in the unit of its kind (stories for extract and generate), for the ETA
 
     @property
     def digest(self) -> str:
@@ -81,20 +83,23 @@ def plan_study(study: Study, out: Path) -> Plan:
     neutrals: dict[str, Stage | None] = {}
     for corpus in study.corpora:
         if corpus.path is not None:
-            source = Stage("corpus", corpus.name, {"sha256": read_corpus(corpus.path).sha256, "path": corpus.path},
-                           out, source_corpus_stage())  # fmt: skip
+            table = read_corpus(corpus.path)
+            source = Stage("corpus", corpus.name, {"sha256": table.sha256, "path": corpus.path},
+                           out, source_corpus_stage(), units=len(table.table))  # fmt: skip
             neutral = None
             if corpus.neutral_path:
+                table = read_corpus(corpus.neutral_path)
                 neutral = Stage("corpus", f"{corpus.name}.neutral",
-                                {"sha256": read_corpus(corpus.neutral_path).sha256, "path": corpus.neutral_path},
-                                out, source_corpus_stage())  # fmt: skip
+                                {"sha256": table.sha256, "path": corpus.neutral_path},
+                                out, source_corpus_stage(), units=len(table.table))  # fmt: skip
         else:
             generator = study.model(corpus.generated_by)
             key = {"model": _model_key(generator), "emotions": _emotions_key(s.emotions), "seed": s.seed,
                    "generation": corpus.model_dump(exclude={"name", "path", "generated_by", "neutral_path",
                                                             "generation_batch_size"})}  # fmt: skip
+            expected = len(load_emotion_set(s.emotions)) * corpus.topics_per_emotion * corpus.stories_per_prompt
             source = Stage("generate", corpus.name, key, out, generate_stage(corpus, generator, s),
-                           model=generator.name)  # fmt: skip
+                           model=generator.name, units=expected)  # fmt: skip
             neutral = source if corpus.neutral else None
         stages.append(source)
         if neutral is not None and neutral is not source:
@@ -107,7 +112,7 @@ def plan_study(study: Study, out: Path) -> Plan:
             label = f"{model.name}__{corpus.name}"
             acts = Stage("extract", label, {"model": _model_key(model), "corpus": corpora[corpus.name].digest,
                                             **extract_key}, out, extract_stage(model, s, corpus.name, "stories"),
-                         model=model.name)  # fmt: skip
+                         model=model.name, units=corpora[corpus.name].units)  # fmt: skip
             stages.append(acts)
             neutral_acts = None
             if neutrals[corpus.name] is not None:
@@ -115,7 +120,7 @@ def plan_study(study: Study, out: Path) -> Plan:
                                      {"model": _model_key(model), "corpus": neutrals[corpus.name].digest,
                                       "neutral": True, **extract_key},
                                      out, extract_stage(model, s, corpus.name, "neutral"),
-                                     model=model.name)  # fmt: skip
+                                     model=model.name, units=neutrals[corpus.name].units)  # fmt: skip
                 stages.append(neutral_acts)
             vectors = Stage("vectors", label, {"acts": acts.digest, "neutral": neutral_acts and neutral_acts.digest,
                                                "emotions": _emotions_key(s.emotions), "weighting": s.weighting,
@@ -142,8 +147,6 @@ def _wire(plan: Plan, neutrals: dict) -> None:
 
 
 def _emotions_key(emotions: str) -> str:
-    from emovec.analysis.emotion_sets import load_emotion_set
-
     return _hash(load_emotion_set(emotions))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from emovec.analysis.compare import cka_matrix, compare_by_layer
+from emovec.models.bundled import bundled_model
 from emovec.study.plan import Plan
 from emovec.vectors.emotion_vectors import load_vectors
 
@@ -80,9 +81,14 @@ def write_results(plan: Plan) -> dict[str, Path]:
     for model, corpus in plan.conditions:
         acts = plan.find("extract", f"{model}__{corpus}").directory / "activations" / "manifest.json"
         manifest = json.loads(acts.read_text())
+        source = manifest["model"].get("source") or {}
+        entry = bundled_model(source["bundled"]) if source.get("bundled") else None
+        vectors = json.loads((plan.find("vectors", f"{model}__{corpus}").directory / "metadata.json").read_text())
         provenance["conditions"].append({"model": model, "corpus": corpus, "model_id": manifest["model"]["name"],
-                                         "revision": manifest["model"]["revision"],
+                                         "revision": manifest["model"]["revision"], "source": source,
+                                         "notice": entry.notice if entry else None,
                                          "corpus_sha256": manifest["corpus"]["sha256"],
+                                         "stories_per_emotion": vectors.get("n_stories"),
                                          "versions": manifest["versions"]})  # fmt: skip
     provenance["stages"] = {f"{s.kind}:{s.label}": s.digest for s in plan.stages}
     (out / "provenance.json").write_text(json.dumps(provenance, indent=2, default=str) + "\n")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 from emovec.errors import EmovecError
@@ -23,8 +24,11 @@ def run_plan(plan: Plan, progress: bool = True) -> dict:
     pending = [s for s in plan.stages if not s.done]
     counts["cached"] = len(plan.stages) - len(pending)
     loaded: dict[str, object] = {}
+    clock = StageClock()
     for index, stage in enumerate(pending, start=1):
-        stderr_console.print(f"[bold]stage {index}/{len(pending)}[/] {stage.kind} {stage.label}")
+        stderr_console.print(f"[bold]stage {index}/{len(pending)}[/] {stage.kind} {stage.label}"
+                             f"{clock.status(pending[index - 1:])}", highlight=False)  # fmt: skip
+        started = time.perf_counter()
         if stage.model is not None:
             if stage.model not in loaded:
                 loaded.clear()  # one model in memory at a time
@@ -39,18 +43,65 @@ def run_plan(plan: Plan, progress: bool = True) -> dict:
             shutil.rmtree(stage.directory)  # cheap stages restart clean
         stage.directory.mkdir(parents=True, exist_ok=True)
         stage.action(stage)
+        clock.record(stage, time.perf_counter() - started)
         counts["run"] += 1
+    if pending:
+        stderr_console.print(f"all {len(pending)} stages done in {_duration(clock.elapsed)}")
     if not plan.stages:
         raise EmovecError("the study has no stages")
     return counts
 
 
-def run_study(path: str | Path, out: str | Path | None = None, dry_run: bool = False, progress: bool = True) -> dict:
-    """Validate, plan and run a study file; write results, figures and report.html. Returns a summary."""
+class StageClock:
+    """An overall ETA: seconds per unit (story, or stage) measured on finished stages of each kind."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.rates: dict[str, list[float]] = {}  # kind -> [seconds, units]
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def record(self, stage, seconds: float) -> None:
+        spent = self.rates.setdefault(stage.kind, [0.0, 0.0])
+        spent[0] += seconds
+        spent[1] += stage.units
+
+    def remaining(self, stages: list) -> float | None:
+        """Seconds the ``stages`` should take, or None while a kind among them has not been timed yet."""
+        total = 0.0
+        for stage in stages:
+            if stage.kind not in self.rates:
+                return None
+            seconds, units = self.rates[stage.kind]
+            total += seconds / max(units, 1e-9) * stage.units
+        return total
+
+    def status(self, stages: list) -> str:
+        if not self.rates:
+            return ""
+        left = self.remaining(stages)
+        eta = "ETA unknown until each kind of stage has run once" if left is None else f"about {_duration(left)} left"
+        return f"  (elapsed {_duration(self.elapsed)}, {eta})"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def run_study(path: str | Path, out: str | Path | None = None, dry_run: bool = False, progress: bool = True,
+              settings: dict | None = None) -> dict:  # fmt: skip
+    """Validate, plan and run a study file; write results, figures and report.html. Returns a summary.
+
+    The study directory is ``out``, else the study's ``out`` key, else its name in the current directory.
+    ``settings`` overrides keys of the file's ``[settings]`` (validated the same way).
+    """
     from emovec.study.spec import load_study
 
-    study, text = load_study(path)
-    out = Path(out or study.out or Path(path).with_suffix(""))
+    study, text = load_study(path, settings=settings)
+    out = Path(out or study.out or study.name)
     plan = plan_study(study, out)
     if dry_run:
         return {"out": out, "stages": describe(plan), "dry_run": True}

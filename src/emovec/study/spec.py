@@ -120,8 +120,11 @@ class _KeyError(ValueError):
         self.loc, self.message = loc, message
 
 
-def load_study(path: str | Path) -> tuple[Study, str]:
-    """Parse and validate a study file; returns the study and its text. Paths resolve against its folder."""
+def load_study(path: str | Path, settings: dict | None = None) -> tuple[Study, str]:
+    """Parse and validate a study file; returns the study and its text. Paths resolve against its folder.
+
+    ``settings`` overrides keys of the file's ``[settings]`` table before validation.
+    """
     path = Path(path)
     if not path.exists():
         raise EmovecError(f"{path}: study file not found")
@@ -130,6 +133,8 @@ def load_study(path: str | Path) -> tuple[Study, str]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise EmovecError(f"{path}: not valid TOML ({err})") from None
+    if settings:
+        data["settings"] = {**data.get("settings", {}), **settings}
     try:
         study = Study(**data)
     except ValidationError as err:

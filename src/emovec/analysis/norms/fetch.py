@@ -24,6 +24,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 
 from emovec.analysis.norms.loading import load_norms
 from emovec.analysis.norms.registry import NormSet, get_norm_set, norms_cache_dir
+from emovec.cache import sha256_file
 from emovec.errors import EmovecError
 from emovec.progress import stderr_console
 
@@ -107,14 +108,6 @@ def extract_member(archive: Path, pattern: str, dest: Path, url: str) -> str:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as err:
         raise EmovecError(f"cannot unpack the zip downloaded from {url}: {err}") from None
     return member
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fetch_norms(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from emovec.analysis.norms.parsers import (
     parse_table_csv,
     parse_warriner,
 )
+from emovec.cache import cache_root
 from emovec.errors import EmovecError
 
 NRC_PAGE = "https://saifmohammad.com/WebPages/nrc-vad.html"
@@ -134,13 +134,6 @@ def get_norm_set(name: str) -> NormSet:
         return NORM_SETS[name]
     except KeyError:
         raise EmovecError(f"unknown norm set {name!r} (known: {', '.join(NORM_SETS)})") from None
-
-
-def cache_root(cache_dir: Path | None = None) -> Path:
-    """``cache_dir``, else ``$EMOVEC_CACHE``, else ``~/.cache/emovec``."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    return Path(os.environ.get("EMOVEC_CACHE") or Path.home() / ".cache" / "emovec").expanduser()
 
 
 def norms_cache_dir(name: str, cache_dir: Path | None = None) -> Path:
