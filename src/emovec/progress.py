@@ -17,7 +17,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-stderr_console = Console(stderr=True, soft_wrap=True)
+# No markup: messages carry user text (file names such as stories[v2].jsonl) that rich would otherwise eat.
+stderr_console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 
 class _RateColumn(ProgressColumn):
@@ -45,7 +46,7 @@ def progress_bar(
         yield lambda items, tokens=0: None
         return
     columns = (
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         _RateColumn(unit),
@@ -62,3 +63,9 @@ def progress_bar(
             bar.update(task, advance=items, tokens=state["tokens"])
 
         yield advance
+
+
+def table_console(width: int = 160) -> Console:
+    """A stdout console for tables: no markup (cells hold user text), ``width`` columns when not a terminal."""
+    console = Console(markup=False, highlight=False)
+    return console if console.is_terminal else Console(markup=False, highlight=False, width=width)

@@ -50,13 +50,18 @@ def test_killed_extraction_resumes_to_identical_arrays(tiny_model_dir, tmp_path)
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     finished = len(list(shards.glob("*.safetensors")))
     assert 10 <= finished < N_SHARDS
-    assert json.loads((interrupted / "manifest.json").read_text())["status"] == "running"
+    killed = json.loads((interrupted / "manifest.json").read_text())
+    assert killed["status"] == "running"
+    recorded = [name for name in killed["files"] if name.startswith("shards/")]
+    assert finished - 1 <= len(recorded) <= finished  # a shard renamed into place but not yet recorded is redone
+    assert (interrupted / ".emovec.lock").exists()  # the killed writer's lock file is left behind
 
     resumed = subprocess.run(command(model, corpus, interrupted), env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed" in resumed.stderr
+    assert f"taking over the lock left by process {process.pid}" in resumed.stderr
     manifest = json.loads((interrupted / "manifest.json").read_text())
-    assert manifest["timings"]["shards_reused"] == finished  # counted after the process was dead
+    assert manifest["timings"]["shards_reused"] == len(recorded)  # counted after the process was dead
     assert manifest["timings"]["shards_reused"] + manifest["timings"]["shards_computed"] == N_SHARDS
 
     straight = tmp_path / "straight"

@@ -5,9 +5,12 @@ Each command group lives in its own module and is registered here.
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 
 import typer
+from rich.text import Text
 
 from emovec.cli import corpus, extract, generate, models, norms, study, vectors
 from emovec.errors import EmovecError
@@ -46,12 +49,38 @@ def version() -> None:
 
 
 def main() -> None:
-    """Entry point: run the app, turning input errors into one line and exit code 2."""
+    """Entry point: expected failures become one line on stderr and exit code 2; bugs keep a traceback.
+
+    Expected failures are :class:`EmovecError` (bad input, damaged artifacts, a busy output directory) and
+    ``OSError`` (an output that is a file, a full disk, no permission). ``EMOVEC_DEBUG=1`` shows the full
+    traceback of everything.
+    """
+    debug = os.environ.get("EMOVEC_DEBUG", "").lower() in ("1", "true", "yes")
     try:
         app()
-    except EmovecError as err:
-        stderr_console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
-        sys.exit(2)
     except KeyboardInterrupt:
         stderr_console.print("interrupted; re-run the same command to resume")
         sys.exit(130)
+    except (EmovecError, OSError) as err:
+        if debug:
+            raise
+        stderr_console.print(Text("error: ", style="red") + Text(one_line(err)), soft_wrap=True)
+        sys.exit(2)
+    except Exception:
+        if debug:
+            raise
+        traceback.print_exc(limit=-4)
+        stderr_console.print("this is a bug in emovec (the last frames are above); EMOVEC_DEBUG=1 shows the whole "
+                             "traceback. Please report it with the command that caused it.")  # fmt: skip
+        sys.exit(1)
+
+
+def one_line(err: BaseException) -> str:
+    """The message of an expected failure on one line; OSErrors name their file."""
+    if isinstance(err, OSError) and not isinstance(err, EmovecError):
+        where = err.filename if err.filename is not None else ""
+        reason = err.strerror or str(err) or type(err).__name__
+        text = f"{where}: {reason}" if where else reason
+    else:
+        text = str(err)
+    return " ".join(text.split()) or type(err).__name__

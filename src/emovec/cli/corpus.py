@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from emovec.progress import table_console
+
 corpus_app = typer.Typer(help="Inspect a story corpus: counts, lengths, leakage and duplicates.", no_args_is_help=True)
 
 MinWords = Annotated[int, typer.Option(help="Stories with fewer words are flagged.")]
@@ -22,7 +24,6 @@ def _report(path: Path, min_words: int, max_words: int):
 
 
 def _print_table(report, title: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
@@ -42,8 +43,7 @@ def _print_table(report, title: str) -> None:
         table.add_row(emotion, f"{row['stories']:.0f}", f"{row['words_mean']:.0f}", f"{row['words_min']:.0f}",
                       f"{row['words_max']:.0f}", f"{row['leakage_rate']:.1%}", f"{row['duplicate_rate']:.1%}",
                       f"{row['near_duplicate_rate']:.1%}", f"{row['out_of_bounds']:.0f}")  # fmt: skip
-    console = Console()
-    (console if console.is_terminal else Console(width=140)).print(table)
+    table_console(140).print(table)
 
 
 @corpus_app.command()

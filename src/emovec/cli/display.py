@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from emovec.progress import table_console
+
 
 def print_geometry(geometry) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     data = geometry.table
@@ -37,16 +38,13 @@ def print_geometry(geometry) -> None:
             f"{row['readout_r_arousal']:.3f}",
             f"{row['evr_pc1']:.3f}",
         )
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
+    console = table_console(160)
     console.print(table)
 
 
 def print_results(path) -> None:
     """One row per model x corpus: the peaks of a study's results.csv, with CIs and max-over-layers p."""
     import pandas as pd
-    from rich.console import Console
     from rich.table import Table
 
     results = pd.read_csv(path)
@@ -67,7 +65,5 @@ def print_results(path) -> None:
         table.add_row(str(row["model"]), str(row["corpus"]), f"{row['n_matched']}/{row['n_emotions']}",
                       peak(row, "r_pc1_valence"), peak(row, "r_pc2_arousal"), peak(row, "best_r_valence"),
                       peak(row, "readout_r_valence"), peak(row, "readout_r_arousal"))  # fmt: skip
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=200)
+    console = table_console(200)
     console.print(table)

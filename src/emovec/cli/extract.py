@@ -77,7 +77,7 @@ def extract(
     )
     if stories["no_tokens_past_skip"] or stories["truncated"]:
         stderr_console.print(
-            f"[yellow]note:[/] {stories['no_tokens_past_skip']} stories have no token past skip={skip_tokens} "
+            f"note: {stories['no_tokens_past_skip']} stories have no token past skip={skip_tokens} "
             f"(excluded from means); {stories['truncated']} were truncated to {max_length} tokens"
         )
 

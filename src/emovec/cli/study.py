@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from emovec.cli.display import print_results
-from emovec.progress import stderr_console
+from emovec.progress import stderr_console, table_console
 
 
 def demo(
@@ -52,9 +52,8 @@ def run(
         status = stage["status"] if dry_run else ("reused" if stage["status"] == "cached" else stage["status"])
         table.add_row(stage["kind"], stage["label"], status, stage["directory"])
     if dry_run:
-        from rich.console import Console
 
-        Console(width=160).print(table)
+        table_console(160).print(table)
         return
     counts = result["counts"]
     stderr_console.print(f"{counts['run']} stages run, {counts['cached']} reused from {result['out']}")

@@ -41,7 +41,7 @@ def vectors(
     if meta["emotions_missing_from_corpus"]:
         missing = meta["emotions_missing_from_corpus"]
         stderr_console.print(
-            f"[yellow]note:[/] {len(missing)} emotions of the set have no stories: {', '.join(missing[:10])}"
+            f"note: {len(missing)} emotions of the set have no stories: {', '.join(missing[:10])}"
         )
 
 

@@ -2,13 +2,18 @@
 
 Layout of a directory written by :func:`emovec.extract`::
 
-    manifest.json               config, model, tokenizer, corpus hash, layers, counts, timings, versions
+    manifest.json               config, model, tokenizer, corpus hash, layers, counts, timings, versions, and
+                                ``files``: the size and sha256 of every file below, recorded once it is complete
     stories.parquet             one row per story in corpus order: id, emotion, n_tokens, counted, truncated, ...
     shards/shard-00000.safetensors   means [n, L, d] float32, norms [n, L] float32, rows [n], counted [n]
 
 ``rows`` index ``stories.parquet``; ``counted`` is the number of tokens in each mean (0 = no token past
 skip; its mean is NaN and it is left out of emotion means); ``norms`` is the mean L2 norm of those
 tokens' residual vectors (the unit of steering strength).
+
+Readers check every file against the manifest before using it: its size always, its sha256 through the hash
+memo of :mod:`emovec.cache` (a file changed in any normal way is rehashed), and afresh with ``verify=True``.
+A mismatch is one line naming the file.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
+from emovec.cache import file_sha256, remember_sha256, sha256_file
 from emovec.errors import EmovecError
 
 MANIFEST = "manifest.json"
@@ -32,6 +38,46 @@ FORMAT = "emovec.activations/1"
 
 def shard_path(directory: Path, index: int) -> Path:
     return directory / SHARD_DIR / f"shard-{index:05d}.safetensors"
+
+
+def shard_name(index: int) -> str:
+    return f"{SHARD_DIR}/shard-{index:05d}.safetensors"
+
+
+def file_record(path: Path) -> dict:
+    """Size and sha256 of a finished file (remembered, so the next reader does not rehash it)."""
+    digest = sha256_file(path)
+    remember_sha256(path, digest)
+    return {"size": path.stat().st_size, "sha256": digest}
+
+
+def file_problem(directory: Path, name: str, record: dict | None, verify: bool = False) -> str | None:
+    """Why ``directory/name`` does not match its manifest record (None: it does)."""
+    path = directory / name
+    if record is None:
+        return f"{path}: not recorded in the manifest"
+    if not path.is_file():
+        return f"{path}: missing"
+    size = path.stat().st_size
+    if size != record["size"]:
+        return f"{path}: {size} bytes, the manifest records {record['size']}"
+    digest = sha256_file(path) if verify else file_sha256(path)
+    if digest != record["sha256"]:
+        return f"{path}: content differs from the manifest (sha256 {digest[:12]}, recorded {record['sha256'][:12]})"
+    return None
+
+
+def check_files(directory: Path, manifest: dict, verify: bool = False) -> None:
+    """Raise a one-line error for the first listed file that is missing, resized or changed."""
+    files = manifest.get("files")
+    if files is None:
+        raise EmovecError(f"{directory}: the manifest lists no files (written by an older emovec); re-run the "
+                          "same extract command with --overwrite")  # fmt: skip
+    expected = [STORIES] + [shard_name(i) for i in range(manifest["n_shards"])]
+    for name in expected:
+        problem = file_problem(directory, name, files.get(name), verify)
+        if problem:
+            raise EmovecError(f"{problem}; re-run the same extract command to repair it")
 
 
 @dataclass
@@ -82,7 +128,7 @@ def read_manifest(directory: str | Path) -> dict:
     return manifest
 
 
-def _complete_manifest(directory: Path) -> dict:
+def _complete_manifest(directory: Path, verify: bool = False) -> dict:
     manifest = read_manifest(directory)
     if manifest.get("status") != "complete":
         done = sum(shard_path(directory, i).exists() for i in range(manifest.get("n_shards", 0)))
@@ -90,7 +136,17 @@ def _complete_manifest(directory: Path) -> dict:
             f"{directory}: extraction is incomplete ({done}/{manifest.get('n_shards')} shards); "
             "re-run the same extract command to resume"
         )
+    check_files(directory, manifest, verify)
     return manifest
+
+
+def read_stories(directory: Path) -> pd.DataFrame:
+    """The stories table (already checked against the manifest by the caller)."""
+    path = directory / STORIES
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        raise EmovecError(f"{path}: unreadable parquet ({str(err).splitlines()[0] if str(err) else err})") from None
 
 
 @dataclass(frozen=True)
@@ -103,20 +159,27 @@ class Shard:
     norms: np.ndarray  # [n, L']
 
 
-def iter_shards(directory: str | Path, layers: list[int] | None = None) -> Iterator[Shard]:
+def iter_shards(directory: str | Path, layers: list[int] | None = None, verify: bool = False) -> Iterator[Shard]:
     """Stream shards one at a time, optionally reading only some layers."""
     directory = Path(directory)
-    manifest = _complete_manifest(directory)
+    manifest = _complete_manifest(directory, verify)
     slots = _layer_slots(manifest, layers)
     for index in range(manifest["n_shards"]):
-        with safe_open(shard_path(directory, index), framework="numpy") as shard:
+        yield _read_shard(shard_path(directory, index), slots)
+
+
+def _read_shard(path: Path, slots: list[int] | None) -> Shard:
+    try:
+        with safe_open(path, framework="numpy") as shard:
             norms = shard.get_tensor("norms")
             if slots is None:
                 means = shard.get_tensor("means")
             else:
                 means = np.stack([shard.get_slice("means")[:, slot, :] for slot in slots], axis=1)
                 norms = norms[:, slots]
-            yield Shard(shard.get_tensor("rows"), means, shard.get_tensor("counted"), norms)
+            return Shard(shard.get_tensor("rows"), means, shard.get_tensor("counted"), norms)
+    except (SafetensorError, OSError, KeyError) as err:
+        raise EmovecError(f"{path}: unreadable shard ({err}); re-run the same extract command to repair it") from None
 
 
 def _layer_slots(manifest: dict, layers: list[int] | None) -> list[int] | None:
@@ -129,17 +192,18 @@ def _layer_slots(manifest: dict, layers: list[int] | None) -> list[int] | None:
     return [available.index(layer) for layer in layers]
 
 
-def load_activations(directory: str | Path, layers: list[int] | None = None) -> Activations:
+def load_activations(directory: str | Path, layers: list[int] | None = None, verify: bool = False) -> Activations:
     """Load a finished activations directory into memory (optionally only some layers)."""
     directory = Path(directory)
-    manifest = _complete_manifest(directory)
-    stories = pd.read_parquet(directory / STORIES)
+    manifest = _complete_manifest(directory, verify)
+    stories = read_stories(directory)
     chosen = layers if layers is not None else manifest["layers"]
     depth = dict(zip(manifest["layers"], manifest["relative_depths"]))
     means = np.empty((len(stories), len(chosen), manifest["model"]["hidden_size"]), dtype=np.float32)
     counted = np.zeros(len(stories), dtype=np.int64)
     norms = np.empty((len(stories), len(chosen)), dtype=np.float32)
-    for shard in iter_shards(directory, layers):
+    for index in range(manifest["n_shards"]):
+        shard = _read_shard(shard_path(directory, index), _layer_slots(manifest, layers))
         means[shard.rows] = shard.means
         counted[shard.rows] = shard.counted
         norms[shard.rows] = shard.norms
@@ -154,7 +218,7 @@ def load_activations(directory: str | Path, layers: list[int] | None = None) -> 
     )
 
 
-def emotion_means(source: str | Path | Activations, weighting: str = "token") -> EmotionMeans:
+def emotion_means(source: str | Path | Activations, weighting: str = "token", verify: bool = False) -> EmotionMeans:
     """Per-emotion means: token-weighted (sum of token vectors / tokens) or story-weighted (mean of means).
 
     Streams shards from a directory, accumulating in float64; stories with no token past skip are excluded
@@ -167,10 +231,10 @@ def emotion_means(source: str | Path | Activations, weighting: str = "token") ->
         chunks: Iterator[Shard] = iter([Shard(np.arange(len(stories)), source.means, source.counted, source.norms)])
     else:
         directory = Path(source)
-        manifest = _complete_manifest(directory)
-        stories = pd.read_parquet(directory / STORIES)
+        manifest = _complete_manifest(directory, verify)
+        stories = read_stories(directory)
         layers, depths = manifest["layers"], manifest["relative_depths"]
-        chunks = iter_shards(directory)
+        chunks = (_read_shard(shard_path(directory, i), None) for i in range(manifest["n_shards"]))
     emotions = sorted(set(stories["emotion"]))
     slot = {emotion: i for i, emotion in enumerate(emotions)}
     story_emotion = stories["emotion"].map(slot).to_numpy()

@@ -27,16 +27,22 @@ from emovec.extraction.activations import (
     SHARD_DIR,
     STORIES,
     Activations,
+    check_files,
+    file_problem,
+    file_record,
     read_manifest,
+    shard_name,
     shard_path,
 )
 from emovec.extraction.batching import plan_batches, plan_shards
 from emovec.extraction.config import ExtractConfig, auto_shard_size, make_config
 from emovec.extraction.engine import pool_batches
 from emovec.extraction.tokenization import EncodedStories, encode_stories
+from emovec.locks import LOCK_NAME, exclusive_lock
+from emovec.models.identity import model_identity
 from emovec.models.layers import parse_layer_spec, relative_depths
 from emovec.models.loaded import LoadedModel
-from emovec.models.loading import load_model
+from emovec.models.loading import load_model, resolve_source
 from emovec.progress import progress_bar, stderr_console
 
 
@@ -70,14 +76,22 @@ def extract(
     ``settings`` are the fields of :class:`emovec.config.ExtractConfig` (layers, skip_tokens, max_length,
     batch_size or max_batch_tokens, padding_side, text_format, chat_role, dtype, shard_size).
     """
-    started = time.perf_counter()
     config = make_config(**settings)
     corpus = corpus if isinstance(corpus, Corpus) else read_corpus(corpus)
     out = Path(out)
-    model_name = model.name if isinstance(model, LoadedModel) else str(model)
-    fingerprint = _fingerprint(config, corpus, model_name, revision)
+    if out.exists() and not out.is_dir():
+        raise EmovecError(f"{out}: exists and is not a directory; choose another --out")
+    with exclusive_lock(out):
+        return _extract_locked(model, corpus, out, config, revision, device, device_map, layers_path,
+                               trust_remote_code, overwrite, progress)  # fmt: skip
+
+
+def _extract_locked(model, corpus, out, config, revision, device, device_map, layers_path, trust_remote_code,
+                    overwrite, progress) -> ExtractResult:  # fmt: skip
+    started = time.perf_counter()
+    fingerprint = _fingerprint(config, corpus, _identity(model, revision))
     existing = _check_out_dir(out, fingerprint, overwrite)
-    if existing is not None and existing.get("status") == "complete":
+    if existing is not None and existing.get("status") == "complete" and not _damaged(out, existing):
         return ExtractResult(out, existing, skipped=True, shards_computed=0, shards_reused=existing["n_shards"])
 
     t0 = time.perf_counter()
@@ -98,16 +112,22 @@ def extract(
     (out / SHARD_DIR).mkdir(exist_ok=True)
     stories = _stories_table(corpus, encoded, config.skip_tokens)
     manifest = _manifest(config, corpus, loaded, layers, fingerprint, shard_size, len(shards), stories)
+    previous = (existing or {}).get("files", {}) if existing and existing.get("n_shards") == len(shards) else {}
+    done = [i for i in range(len(shards))
+            if file_problem(out, shard_name(i), previous.get(shard_name(i)), verify=True) is None]  # fmt: skip
+    manifest["files"] = {shard_name(i): previous[shard_name(i)] for i in done}
     _write_stories(out, stories)
+    manifest["files"][STORIES] = file_record(out / STORIES)
     _write_json(out / MANIFEST, manifest)
 
-    done = [i for i in range(len(shards)) if shard_path(out, i).exists()]
     todo = [i for i in range(len(shards)) if i not in set(done)]
     t0 = time.perf_counter()
     stories_done = int(sum(len(shards[i]) for i in done))
     with progress_bar("extract", total=len(corpus), enabled=progress, completed=stories_done) as advance:
         for index in todo:
             _extract_shard(out, index, shards[index], loaded, encoded, layers, config, advance)
+            manifest["files"][shard_name(index)] = file_record(shard_path(out, index))
+            _write_json(out / MANIFEST, manifest)  # the shard counts as done only once it is recorded
     extract_seconds = time.perf_counter() - t0
 
     manifest["tokens"] = _token_totals(out, len(shards), stories)
@@ -177,7 +197,7 @@ def _encode(loaded: LoadedModel, corpus: Corpus, config: ExtractConfig) -> Encod
     max_length = config.max_length
     if loaded.max_positions and max_length > loaded.max_positions:
         stderr_console.print(
-            f"[yellow]note:[/] max length {max_length} exceeds the model's {loaded.max_positions} positions; "
+            f"note: max length {max_length} exceeds the model's {loaded.max_positions} positions; "
             f"using {loaded.max_positions}"
         )
         max_length = loaded.max_positions
@@ -248,14 +268,28 @@ def _write_stories(out: Path, stories: pd.DataFrame) -> None:
     os.replace(partial, out / STORIES)
 
 
-def _fingerprint(config: ExtractConfig, corpus: Corpus, model_name: str, revision: str | None) -> str:
-    key = {
-        "config": config.result_defining(),
-        "corpus": corpus.sha256,
-        "model": model_name,
-        "revision": revision,
-    }
+def _identity(model: str | Path | LoadedModel, revision: str | None) -> dict:
+    """The model's identity by content (weights at the same path that changed give another fingerprint)."""
+    if isinstance(model, LoadedModel):
+        return model_identity(model.name, model.revision, model.source.get("path") or model.name)
+    name, source = resolve_source(model)
+    revision = source["gguf"]["sha256"] if "gguf" in source else revision
+    return model_identity(name, revision, source.get("path", name))
+
+
+def _fingerprint(config: ExtractConfig, corpus: Corpus, identity: dict) -> str:
+    key = {"config": config.result_defining(), "corpus": corpus.sha256, "model": identity}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def _damaged(out: Path, manifest: dict) -> bool:
+    """Whether a complete directory's files no longer match its manifest (then it is repaired)."""
+    try:
+        check_files(out, manifest)
+    except EmovecError as err:
+        stderr_console.print(f"note: {err}; recomputing what is damaged")
+        return True
+    return False
 
 
 def _check_out_dir(out: Path, fingerprint: str, overwrite: bool) -> dict | None:
@@ -265,21 +299,25 @@ def _check_out_dir(out: Path, fingerprint: str, overwrite: bool) -> dict | None:
     if not out.is_dir():
         raise EmovecError(f"{out}: exists and is not a directory")
     if not (out / MANIFEST).exists():
-        if any(out.iterdir()):
+        if any(p.name != LOCK_NAME for p in out.iterdir()):
             raise EmovecError(f"{out}: exists, is not empty and is not an activations directory; choose another --out")
+        return None
+    if overwrite:  # always start clean
+        _clear(out)
         return None
     manifest = read_manifest(out)
     if manifest.get("fingerprint") == fingerprint:
         return manifest
-    if not overwrite:
-        raise EmovecError(
-            f"{out}: holds activations from another model, corpus or config; choose another --out or pass --overwrite"
-        )
+    raise EmovecError(
+        f"{out}: holds activations from another model, corpus or config; choose another --out or pass --overwrite"
+    )
+
+
+def _clear(out: Path) -> None:
     for path in (out / SHARD_DIR).glob("shard-*"):
         path.unlink()
-    for name in (MANIFEST, STORIES):
+    for name in (MANIFEST, STORIES, STORIES + ".partial"):
         (out / name).unlink(missing_ok=True)
-    return None
 
 
 def _manifest(config, corpus, loaded, layers, fingerprint, shard_size, n_shards, stories) -> dict:

@@ -26,7 +26,7 @@ def run_plan(plan: Plan, progress: bool = True) -> dict:
     loaded: dict[str, object] = {}
     clock = StageClock()
     for index, stage in enumerate(pending, start=1):
-        stderr_console.print(f"[bold]stage {index}/{len(pending)}[/] {stage.kind} {stage.label}"
+        stderr_console.print(f"stage {index}/{len(pending)} {stage.kind} {stage.label}"
                              f"{clock.status(pending[index - 1:])}", highlight=False)  # fmt: skip
         started = time.perf_counter()
         if stage.model is not None:

@@ -61,7 +61,8 @@ def download(url: str, dest: Path, progress: bool = True) -> str:
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, dest.open("wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+            name = TextColumn("{task.description}", style="bold", markup=False)
+            columns = (name, BarColumn(), DownloadColumn(), TransferSpeedColumn())
             with Progress(*columns, console=stderr_console, disable=not progress) as bar:
                 task = bar.add_task(f"download {url.rsplit('/', 1)[-1]}", total=total)
                 while chunk := response.read(CHUNK):
