@@ -194,6 +194,7 @@ def _add_story_bootstrap(table, vectors, scores, matched_rows, values, stories, 
     from emovec.extraction.activations import load_activations
     from emovec.vectors.denoising import neutral_components, project_out
 
+    _check_same_source(vectors, stories)
     acts = load_activations(stories, layers=vectors.layers)
     labels = np.asarray(acts.emotions)
     usable = acts.counted > 0
@@ -266,3 +267,19 @@ def _summary(table: pd.DataFrame) -> dict:
 
 def _records(table: pd.DataFrame) -> list[dict]:
     return json.loads(table.to_json(orient="records"))
+
+
+def _check_same_source(vectors, stories) -> None:
+    """The story bootstrap needs the very activations the vectors were built from."""
+    from emovec.extraction.activations import read_manifest
+
+    manifest = read_manifest(stories)
+    meta = vectors.metadata
+    model, d = manifest["model"], vectors.vectors.shape[2]
+    if model.get("hidden_size") != d:
+        raise EmovecError(f"{stories}: activations of d = {model.get('hidden_size')}, the vectors have d = {d}; "
+                          "pass the activations the vectors were built from")  # fmt: skip
+    if meta.get("model") is not None and model.get("name") != meta.get("model"):
+        raise EmovecError(f"{stories}: activations of {model.get('name')}, the vectors come from {meta.get('model')}")
+    if meta.get("corpus_sha256") is not None and manifest["corpus"]["sha256"] != meta["corpus_sha256"]:
+        raise EmovecError(f"{stories}: activations of another corpus than the one the vectors were built from")

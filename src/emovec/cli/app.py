@@ -16,6 +16,10 @@ from emovec.cli import corpus, extract, generate, models, norms, study, vectors
 from emovec.errors import EmovecError
 from emovec.progress import stderr_console
 
+# typer carries its own copy of click: take its exception classes from the ones typer exports.
+_CLICK = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+ClickException, UsageError = _CLICK["ClickException"], _CLICK["UsageError"]
+
 app = typer.Typer(
     name="emovec",
     help="Find, measure and use emotion vectors inside open-weight language models.",
@@ -57,8 +61,15 @@ def main() -> None:
     """
     debug = os.environ.get("EMOVEC_DEBUG", "").lower() in ("1", "true", "yes")
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+    except UsageError as err:  # a bad or missing option: one line, like every other error
+        if type(err).__name__ == "NoArgsIsHelpError" and err.ctx is not None:
+            typer.echo(err.ctx.get_help())
+            sys.exit(0)
+        command = err.ctx.command_path if err.ctx else "emovec"
+        stderr_console.print(Text("error: ", style="red") + Text(f"{one_line(err)} (see {command} --help)"))
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
         stderr_console.print("interrupted; re-run the same command to resume")
         sys.exit(130)
     except (EmovecError, OSError) as err:
@@ -73,11 +84,14 @@ def main() -> None:
         stderr_console.print("this is a bug in emovec (the last frames are above); EMOVEC_DEBUG=1 shows the whole "
                              "traceback. Please report it with the command that caused it.")  # fmt: skip
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def one_line(err: BaseException) -> str:
     """The message of an expected failure on one line; OSErrors name their file."""
-    if isinstance(err, OSError) and not isinstance(err, EmovecError):
+    if isinstance(err, ClickException):
+        text = err.format_message()
+    elif isinstance(err, OSError) and not isinstance(err, EmovecError):
         where = err.filename if err.filename is not None else ""
         reason = err.strerror or str(err) or type(err).__name__
         text = f"{where}: {reason}" if where else reason

@@ -48,6 +48,16 @@ class GenerationSettings:
     batch_size: int = 8
     retries: int = 2
 
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise EmovecError(f"--temperature {self.temperature}: must be > 0 (sampling; emovec does not write "
+                              "corpora greedily)")  # fmt: skip
+        if not (0 < self.top_p <= 1):
+            raise EmovecError(f"--top-p {self.top_p}: must be in (0, 1]")
+        for name, low in (("max_new_tokens", 1), ("batch_size", 1), ("retries", 0)):
+            if getattr(self, name) < low:
+                raise EmovecError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least {low}")
+
 
 def plan_prompts(
     emotions: list[str],

@@ -42,7 +42,7 @@ from emovec.locks import LOCK_NAME, exclusive_lock
 from emovec.models.identity import model_identity
 from emovec.models.layers import parse_layer_spec, relative_depths
 from emovec.models.loaded import LoadedModel
-from emovec.models.loading import load_model, resolve_source
+from emovec.models.loading import check_device, load_model, resolve_source
 from emovec.progress import progress_bar, stderr_console
 
 
@@ -77,6 +77,7 @@ def extract(
     batch_size or max_batch_tokens, padding_side, text_format, chat_role, dtype, shard_size).
     """
     config = make_config(**settings)
+    check_device(device)
     corpus = corpus if isinstance(corpus, Corpus) else read_corpus(corpus)
     out = Path(out)
     if out.exists() and not out.is_dir():

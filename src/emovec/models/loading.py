@@ -56,6 +56,7 @@ def load_model(
     """
     from transformers.utils import logging as hf_logging
 
+    check_device(device)
     name, source = resolve_source(name_or_path)
     path = source.get("path", name)
     if "gguf" in source:
@@ -66,6 +67,26 @@ def load_model(
         return _load(name, path, source, common, revision, dtype, device, device_map, layers_path, validate)
     finally:
         hf_logging.enable_progress_bar()
+
+
+def check_device(device: str | None) -> None:
+    """One line when ``device`` is not a device torch knows, or not one this machine has."""
+    if device is None:
+        return
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise EmovecError(f"--device {device!r}: not a device (use cpu, cuda, cuda:1, mps ...)") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise EmovecError(f"--device {device}: no CUDA GPU is available on this machine (use --device cpu)")
+        if parsed.index is not None and parsed.index >= count:
+            raise EmovecError(f"--device {device}: this machine has {count} CUDA device(s)")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise EmovecError(f"--device {device}: MPS is not available on this machine")
+    elif parsed.type not in ("cpu", "cuda", "mps"):
+        raise EmovecError(f"--device {device}: unsupported device type {parsed.type!r} (use cpu, cuda or mps)")
 
 
 def resolve_source(name_or_path: str | Path) -> tuple[str, dict]:

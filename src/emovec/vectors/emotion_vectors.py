@@ -15,8 +15,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from emovec.cache import file_sha256, remember_sha256, sha256_file
 from emovec.errors import EmovecError
 
 TENSORS = "vectors.safetensors"
@@ -94,10 +96,19 @@ class EmotionVectors:
             if value is not None:
                 tensors[name] = np.ascontiguousarray(value, dtype=np.float32)
         partial = out / (TENSORS + ".partial")
-        save_file(tensors, str(partial))
-        os.replace(partial, out / TENSORS)
-        metadata = dict(self.metadata, emotions=self.emotions, layers=self.layers, relative_depths=self.relative_depths)
-        (out / METADATA).write_text(json.dumps(metadata, indent=2, default=_json_default) + "\n")
+        try:
+            save_file(tensors, str(partial))
+            os.replace(partial, out / TENSORS)
+        finally:
+            partial.unlink(missing_ok=True)
+        digest = sha256_file(out / TENSORS)
+        remember_sha256(out / TENSORS, digest)
+        files = {TENSORS: {"size": (out / TENSORS).stat().st_size, "sha256": digest}}
+        metadata = dict(self.metadata, emotions=self.emotions, layers=self.layers, relative_depths=self.relative_depths,
+                        files=files)  # fmt: skip
+        partial = out / (METADATA + ".partial")
+        partial.write_text(json.dumps(metadata, indent=2, default=_json_default) + "\n")
+        os.replace(partial, out / METADATA)  # written last: a directory with metadata.json is complete
         return out
 
 
@@ -125,7 +136,19 @@ def check_vectors(vectors: np.ndarray, emotions: list[str], layers: list[int], s
         raise EmovecError(f"{source}: vectors contain NaN or inf (first at emotion {emotions[e]!r}, layer {layers[k]})")
 
 
-def load_vectors(path: str | Path) -> EmotionVectors:
+def _check_file(path: Path, record: dict | None, verify: bool) -> None:
+    """Size (always) and sha256 (memoised; afresh with ``verify``) against the record in metadata.json."""
+    if record is None:
+        return  # vectors written before records existed, or by hand
+    size = path.stat().st_size
+    if size != record["size"]:
+        raise EmovecError(f"{path}: {size} bytes, metadata.json records {record['size']}; rebuild the vectors")
+    digest = sha256_file(path) if verify else file_sha256(path)
+    if digest != record["sha256"]:
+        raise EmovecError(f"{path}: content differs from metadata.json (sha256 {digest[:12]}); rebuild the vectors")
+
+
+def load_vectors(path: str | Path, verify: bool = False) -> EmotionVectors:
     """Load a vectors directory (or its ``vectors.safetensors``) or a community ``.npz``."""
     path = Path(path)
     if not path.exists():
@@ -136,10 +159,14 @@ def load_vectors(path: str | Path) -> EmotionVectors:
     if not (directory / TENSORS).exists():
         raise EmovecError(f"{path}: no {TENSORS} (expected a vectors directory or an .npz file)")
     try:
-        tensors = load_file(str(directory / TENSORS))
         metadata = json.loads((directory / METADATA).read_text())
     except (OSError, ValueError) as err:
-        raise EmovecError(f"{directory}: unreadable vectors ({err})") from None
+        raise EmovecError(f"{directory / METADATA}: unreadable ({err})") from None
+    _check_file(directory / TENSORS, metadata.get("files", {}).get(TENSORS), verify)
+    try:
+        tensors = load_file(str(directory / TENSORS))
+    except (OSError, ValueError, SafetensorError) as err:
+        raise EmovecError(f"{directory / TENSORS}: unreadable ({err})") from None
     if "vectors" not in tensors:
         raise EmovecError(f"{directory / TENSORS}: tensor 'vectors' is missing")
     return EmotionVectors(

@@ -30,17 +30,39 @@ def export_gguf(
     """Write ``scale * v_emotion`` at each block layer to ``out`` and check it by reading it back."""
     import gguf
 
+    if not np.isfinite(scale) or scale == 0:
+        raise EmovecError(f"--scale {scale}: must be a finite, non-zero number")
     if emotion not in vectors.emotions:
         raise EmovecError(f"emotion {emotion!r} is not in these vectors ({len(vectors.emotions)} emotions)")
     chosen = [k for k in (layers or vectors.layers) if k >= 1]
     if not chosen:
         raise EmovecError("no block layer (>= 1) to export; layer 0 has no control-vector slot")
     row = vectors.emotions.index(emotion)
-    directions = {k: (scale * vectors.vectors[row, vectors.layers.index(k)]).astype(np.float32) for k in chosen}
+    with np.errstate(over="ignore"):
+        directions = {k: (scale * vectors.vectors[row, vectors.layers.index(k)]).astype(np.float32) for k in chosen}
+    if not all(np.isfinite(d).all() for d in directions.values()):
+        raise EmovecError(f"--scale {scale}: the scaled vectors overflow float32; use a smaller scale")
     hint = model_hint or str(vectors.metadata.get("model_class") or vectors.metadata.get("model") or "unknown")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise EmovecError(f"{out}: is a directory; name the .gguf file to write")
     partial = out.with_name(out.name + ".partial")
+    try:
+        _write(gguf, partial, hint, directions)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    read_back = read_gguf_control_vector(partial)
+    for layer, direction in directions.items():
+        if layer not in read_back["directions"] or not np.array_equal(read_back["directions"][layer], direction):
+            partial.unlink(missing_ok=True)
+            raise EmovecError(f"{out}: GGUF read-back differs at direction.{layer}")
+    os.replace(partial, out)
+    return out
+
+
+def _write(gguf, partial: Path, hint: str, directions: dict[int, np.ndarray]) -> None:
     writer = gguf.GGUFWriter(str(partial), ARCH)
     writer.add_string(f"{ARCH}.model_hint", hint)
     writer.add_uint32(f"{ARCH}.layer_count", len(directions))
@@ -50,12 +72,6 @@ def export_gguf(
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    read_back = read_gguf_control_vector(partial)
-    for layer, direction in directions.items():
-        if layer not in read_back["directions"] or not np.array_equal(read_back["directions"][layer], direction):
-            raise EmovecError(f"{out}: GGUF read-back differs at direction.{layer}")
-    os.replace(partial, out)
-    return out
 
 
 def read_gguf_control_vector(path: str | Path) -> dict:
