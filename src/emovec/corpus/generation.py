@@ -111,6 +111,25 @@ def done_prompt_ids(out: Path) -> set[str]:
     return done
 
 
+def _check_same_settings(out: Path, current: dict) -> None:
+    """Refuse to resume or append to a corpus written with another model or other sampling settings."""
+    for path in (out, failures_path(out)):
+        if not path.exists():
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                raise EmovecError(f"{path}: line {number}: not valid JSON; cannot resume into it") from None
+            differ = [f"{k} {row.get(k)!r} (now {v!r})" for k, v in current.items() if k in row and row[k] != v]
+            if differ:
+                raise EmovecError(f"{path}: line {number} was written with other settings: {', '.join(differ[:3])}; "
+                                  "resuming would mix them: choose another --out")  # fmt: skip
+            return  # one row is enough: every row of a file is written by one run's settings or refused here
+
+
 def failures_path(out: Path) -> Path:
     return out.with_name(out.name + ".failures.jsonl")
 
@@ -126,10 +145,14 @@ def run_generation(
     """Generate every job not yet in ``out``; append stories as they come. Returns counts."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    model, revision = backend.model_id
+    written_with = {"generator": model, "generator_revision": revision, "backend": backend.name,
+                    "temperature": settings.temperature, "top_p": settings.top_p,
+                    "max_new_tokens": settings.max_new_tokens, "prompt_sha256": template.sha256}  # fmt: skip
+    _check_same_settings(out, written_with)
     done = done_prompt_ids(out)
     pending = [(job, 0) for job in jobs if job.prompt_id not in done]
     counts = {"prompts": len(jobs), "skipped": len(jobs) - len(pending), "stories": 0, "retries": 0, "failures": 0}
-    model, revision = backend.model_id
     with out.open("a", encoding="utf-8") as stories, failures_path(out).open("a", encoding="utf-8") as failed:
         while pending:
             batch, pending = pending[: settings.batch_size], pending[settings.batch_size :]

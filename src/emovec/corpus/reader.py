@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from emovec.errors import EmovecError
+from emovec.progress import stderr_console
 
 REQUIRED_FIELDS = ("emotion", "text")
 
@@ -55,6 +56,8 @@ def read_corpus(path: str | Path) -> Corpus:
         raise EmovecError(f"{path}: corpus file not found")
     if path.is_dir():
         return _read_directory(path)
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise EmovecError(f"{path}: not a regular file; a corpus is a .jsonl or .parquet file or a directory")
     data = path.read_bytes()
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
@@ -146,10 +149,30 @@ def _validated(rows: list[tuple[str, dict]], source: str, sha256: str) -> Corpus
         if row_id in seen:
             raise EmovecError(f"{source}: {where}: duplicate id {row_id!r} (first at {seen[row_id]})")
         seen[row_id] = where
+    merged = _normalise_labels(rows)
+    if merged:
+        stderr_console.print(f"note: {source}: emotion labels are stripped and lower-cased; merged "
+                             + "; ".join(f"{', '.join(repr(v) for v in variants)} -> {label!r}"
+                                         for label, variants in sorted(merged.items())[:10]))  # fmt: skip
     table = pd.DataFrame([row for _, row in rows])
     front = ["id", "emotion", "text"]
     table = table[front + [c for c in table.columns if c not in front]]
+    for column in table.columns[3:]:
+        kinds = {type(v) for v in table[column] if _present(v)}
+        if len(kinds) > 1:  # e.g. numbers and strings in one field: Parquet needs one type per column
+            table[column] = table[column].map(lambda v: None if not _present(v) else v if isinstance(v, str)
+                                              else json.dumps(v, default=str))  # fmt: skip
     return Corpus(table=table, sha256=sha256, source=source)
+
+
+def _normalise_labels(rows: list[tuple[str, dict]]) -> dict[str, list[str]]:
+    """Strip and lower-case every emotion label; returns label -> the distinct spellings merged into it."""
+    spellings: dict[str, set[str]] = {}
+    for _, row in rows:
+        label = " ".join(row["emotion"].split()).lower()
+        spellings.setdefault(label, set()).add(row["emotion"])
+        row["emotion"] = label
+    return {label: sorted(v) for label, v in spellings.items() if len(v) > 1 or next(iter(v)) != label}
 
 
 def _present(value: object) -> bool:

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from emovec.errors import EmovecError
+from emovec.models.layers import check_layer_spec
 
 DEFAULT_BATCH_SIZE = 8
 SHARD_BYTES = 256 * 1024 * 1024  # target size of one shard of pooled means
@@ -45,15 +46,24 @@ class ExtractConfig(BaseModel):
         return self.model_dump(exclude={"batch_size", "max_batch_tokens", "padding_side"})
 
 
+def _check_layers(config: ExtractConfig) -> None:
+    try:
+        check_layer_spec(config.layers)
+    except EmovecError as err:
+        raise EmovecError(f"invalid extraction setting layers: {err}") from None
+
+
 def make_config(**settings) -> ExtractConfig:
     """Build an :class:`ExtractConfig`, turning validation errors into one line."""
     try:
-        return ExtractConfig(**settings)
+        config = ExtractConfig(**settings)
     except ValidationError as err:
         first = err.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
         where = ".".join(str(part) for part in first["loc"])
         raise EmovecError(f"invalid extraction setting {where}: {message}" if where else message) from None
+    _check_layers(config)
+    return config
 
 
 def auto_shard_size(n_layers: int, hidden_size: int) -> int:

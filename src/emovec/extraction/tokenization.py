@@ -51,15 +51,25 @@ def format_texts(tokenizer, texts: list[str], text_format: str = "raw", chat_rol
         raise EmovecError(f"the chat template rejected a lone {chat_role} turn: {err}") from None
 
 
+CHARS_PER_TOKEN_BOUND = 16  # a prefix of 16 characters per token holds the first max_length tokens of any text
+
+
 def encode_stories(
     tokenizer, texts: list[str], *, text_format: str = "raw", chat_role: str = "user", max_length: int = 512
 ) -> EncodedStories:
     """Tokenize formatted stories; rows longer than ``max_length`` are truncated and flagged."""
     if max_length < 1:
         raise EmovecError(f"max length must be at least 1, got {max_length}")
-    formatted = format_texts(tokenizer, texts, text_format, chat_role)
+    limit = CHARS_PER_TOKEN_BOUND * max_length + 64
+    prefixes = [text[:limit] for text in texts]  # memory bounded by max_length, not by the text
+    formatted = format_texts(tokenizer, prefixes, text_format, chat_role)
     special = text_format == "raw"  # chat templates already contain BOS and friends
     full = tokenizer(formatted, add_special_tokens=special, truncation=False, verbose=False)["input_ids"]
+    for i, (text, row) in enumerate(zip(texts, full)):
+        if len(text) > limit and len(row) <= max_length + 8:  # tokens longer than the bound: use the whole text
+            whole = format_texts(tokenizer, [text], text_format, chat_role)
+            full[i] = tokenizer(whole, add_special_tokens=special, truncation=False, verbose=False)["input_ids"][0]
+            formatted[i] = whole[0]
     too_long = [i for i, row in enumerate(full) if len(row) > max_length]
     ids = [list(row) for row in full]
     if too_long:  # re-tokenize with truncation so that trailing special tokens (e.g. [SEP]) are kept

@@ -49,6 +49,13 @@ def _parse_one(part: str, spec: object, n_blocks: int) -> int:
     return index
 
 
+def check_layer_spec(spec: str | int | float | list | tuple) -> None:
+    """Check a spec's syntax (and fractions) before a model is loaded; indices are checked against the model."""
+    if isinstance(spec, str) and spec.strip().lower() == "all":
+        return
+    parse_layer_spec(spec, n_blocks=10**9)  # every index fits; fractions and syntax are checked as usual
+
+
 def relative_depths(layers: list[int], n_blocks: int) -> list[float]:
     """Relative depth of each layer: ``k / n_blocks`` (0 = embeddings, 1 = last block)."""
     return [layer / n_blocks for layer in layers]

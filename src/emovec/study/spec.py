@@ -13,7 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from emovec.errors import EmovecError
-from emovec.models.layers import LAYER_SPEC_HELP
+from emovec.models.layers import check_layer_spec
+from emovec.models.reference import model_reference_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -161,13 +162,22 @@ def _check_values(study: Study, path: Path, text: str) -> None:
     def fail(loc: list[str], message: str) -> None:
         raise EmovecError(f"{path}: {_where(text, loc)}{'.'.join(loc)}: {message}")
 
-    spec = study.settings.layers.strip().lower()
-    if spec != "all":
-        for part in spec.split(","):
-            if not re.fullmatch(r"-?\d+|\d*\.\d+", part.strip()):
-                fail(["settings", "layers"], f"unknown layer spec {study.settings.layers!r}: {LAYER_SPEC_HELP}")
-    if study.settings.norms.split(":", 1)[0] not in NORM_SETS:
-        fail(["settings", "norms"], f"unknown norm set {study.settings.norms.split(':', 1)[0]!r}")
+    try:
+        check_layer_spec(study.settings.layers)
+    except EmovecError as err:
+        fail(["settings", "layers"], str(err))
+    norm_name = study.settings.norms.split(":", 1)[0]
+    if norm_name not in NORM_SETS:
+        fail(["settings", "norms"], f"unknown norm set {norm_name!r}")
+    if NORM_SETS[norm_name].scale is None and study.settings.norms_scale is None:
+        fail(["settings", "norms"], f"norm set {norm_name!r} needs its scale: add norms_scale = [LO, HI]")
+    if NORM_SETS[norm_name].scale is None and ":" not in study.settings.norms:
+        fail(["settings", "norms"], f"norm set {norm_name!r} needs a file: norms = \"{norm_name}:PATH\"")
+    for i, model in enumerate(study.models):
+        local = path.parent / model.model
+        problem = None if local.exists() else model_reference_problem(model.model)
+        if problem:
+            fail(["models", str(i), "model"], problem)
     emotions = study.settings.emotions
     if emotions not in EMOTION_SETS and not (path.parent / emotions).exists():
         fail(["settings", "emotions"], f"unknown emotion set {emotions!r} (bundled: {', '.join(EMOTION_SETS)})")

@@ -23,6 +23,7 @@ from emovec.analysis.emotion_sets import normalize_word
 from emovec.analysis.norms.parsers import Parsed
 from emovec.analysis.norms.registry import NORM_SETS, NormSet, Scale, cached_file, norms_cache_dir
 from emovec.errors import EmovecError
+from emovec.progress import stderr_console
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +60,7 @@ def _value(path: Path, number: int, field_name: str, text: str, scale: Scale) ->
 def raw_table(path: Path, parsed: Parsed, scale: Scale) -> pd.DataFrame:
     """Validated values on the original scale, indexed by lower-case term."""
     entries: dict[str, tuple[int, str, tuple[float, ...]]] = {}
+    collisions: dict[str, set[str]] = {}
     for number, written, raw in parsed.rows:
         term = normalize_word(written)
         if not term:
@@ -70,6 +72,8 @@ def raw_table(path: Path, parsed: Parsed, scale: Scale) -> pd.DataFrame:
             entries[term] = (number, spelled, values)
             continue
         first_number, first_spelled, first_values = previous
+        if first_spelled != spelled:
+            collisions.setdefault(term, {first_spelled}).add(spelled)
         if first_spelled == spelled and first_values != values:
             raise EmovecError(
                 f"{path}: line {number}, field {parsed.term_field!r}: {term!r} repeats line {first_number} "
@@ -79,6 +83,10 @@ def raw_table(path: Path, parsed: Parsed, scale: Scale) -> pd.DataFrame:
             entries[term] = (number, spelled, values)
     if not entries:
         raise EmovecError(f"{path}: no rows")
+    if collisions:
+        shown = "; ".join(f"{', '.join(sorted(v))} -> {entries[t][1]!r}" for t, v in sorted(collisions.items())[:8])
+        stderr_console.print(f"note: {path}: {len(collisions)} terms differ only in case; kept the lower-case (else "
+                             f"first) spelling's ratings: {shown}")  # fmt: skip
     frame = pd.DataFrame.from_dict({term: values for term, (_, _, values) in entries.items()}, orient="index")
     frame.columns = list(parsed.dims)
     frame.index.name = "term"
