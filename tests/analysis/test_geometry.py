@@ -124,6 +124,10 @@ def test_random_direction_null_matches_a_loop():
 
 
 def test_bootstrap_refits_pca_like_sklearn_on_each_resample():
+    """Each resample: sklearn PCA (top 4), the two components closest to the full-data PC1 and PC2 by total
+    |cosine| (found here by brute force over ordered pairs), sign-aligned, then Pearson with the norms."""
+    import itertools
+
     rng = np.random.default_rng(9)
     x = rng.normal(size=(20, 12)) * np.linspace(4, 0.5, 12)
     valence, arousal = x[:, 0] + rng.normal(size=20), x[:, 1] + rng.normal(size=20)
@@ -133,12 +137,35 @@ def test_bootstrap_refits_pca_like_sklearn_on_each_resample():
     reference = pca(x, 2).scores
     got = bootstrap_pc_correlations([x @ x.T], indices, matched, (valence, arousal), [reference], workers=1)
     for b, rows in enumerate(indices):
-        scores = PCA(n_components=2, svd_solver="full").fit_transform(x[rows])
-        signs = np.sign((scores * reference[rows]).sum(axis=0))
+        scores = PCA(n_components=4, svd_solver="full").fit_transform(x[rows])
+        ref = reference[rows]
+        cos = np.array([[abs(np.corrcoef(scores[:, i], ref[:, j])[0, 1]) for j in range(2)] for i in range(4)])
+        pair = max(itertools.permutations(range(4), 2), key=lambda p: cos[p[0], 0] + cos[p[1], 1])
+        chosen = scores[:, list(pair)]
+        signs = np.sign([np.corrcoef(chosen[:, j], ref[:, j])[0, 1] for j in range(2)])
         keep = matched[rows]
-        expected = [stats.pearsonr(signs[pc] * scores[keep, pc], t[rows][keep]).statistic
+        expected = [stats.pearsonr(signs[pc] * chosen[keep, pc], t[rows][keep]).statistic
                     for pc, t in enumerate((valence, arousal))]  # fmt: skip
         np.testing.assert_allclose(got[b, 0], expected, atol=1e-8)
+
+
+def test_bootstrap_follows_the_valence_axis_when_nearly_equal_pcs_swap():
+    """PC1 (valence) and PC2 (arousal) have nearly equal variance, so resamples often swap their order;
+    matching each resample's PCs to the full-data ones keeps reading the same axes."""
+    rng = np.random.default_rng(3)
+    n = 30
+    basis, _ = np.linalg.qr(np.column_stack([np.ones(n), rng.normal(size=(n, 2))]))
+    valence, arousal = basis[:, 1] * np.sqrt(n), basis[:, 2] * np.sqrt(n)  # centred, orthogonal, unit variance
+    x = np.outer(valence, np.eye(10)[0]) * 1.1 + np.outer(arousal, np.eye(10)[1]) + 0.05 * rng.normal(size=(n, 10))
+    reference = pca(x, 2).scores
+    assert abs(stats.pearsonr(reference[:, 0], valence).statistic) > 0.99
+    indices = bootstrap_indices(n, 200, seed=1)
+    matched = np.ones(n, dtype=bool)
+    with_matching = bootstrap_pc_correlations([x @ x.T], indices, matched, (valence, arousal), [reference], workers=1)
+    order_only = bootstrap_pc_correlations([x @ x.T], indices, matched, (valence, arousal), None, workers=1)
+    assert (np.abs(order_only[:, 0, 0]) < 0.5).mean() > 0.15  # by order alone, many resamples read arousal
+    assert (np.abs(with_matching[:, 0, :]) > 0.5).all()  # matched: never the other axis
+    assert np.median(np.abs(with_matching[:, 0, 0])) > 0.9
 
 
 @pytest.mark.slow

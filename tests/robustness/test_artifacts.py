@@ -12,7 +12,6 @@ import pytest
 from conftest import assert_one_line_error, run_cli, story_rows
 
 from emovec import load_activations
-from emovec.locks import exclusive_lock
 
 pytestmark = pytest.mark.slow  # each case starts emovec processes
 
@@ -48,6 +47,8 @@ def test_user_text_in_messages_is_printed_literally(acts, corpus):
 
 
 def test_a_second_writer_is_refused_with_the_holders_pid(acts, corpus):
+    from emovec.locks import exclusive_lock
+
     model, out = acts
     with exclusive_lock(out):
         result = extract(model, corpus, out, "--overwrite")

@@ -11,7 +11,6 @@ import pytest
 from conftest import STORY_TEXTS, assert_one_line_error, run_cli, story_rows
 
 import emovec
-from emovec.analysis.layer_geometry import _check_same_source
 from emovec.corpus.generation import GenerationSettings, run_generation
 from emovec.corpus.prompts import load_template
 from emovec.corpus.reader import read_corpus
@@ -114,10 +113,11 @@ def test_analyze_story_bootstrap_refuses_other_activations(tmp_path, tiny_model_
     norms = emovec.load_norms("russell1980")
     with pytest.raises(EmovecError, match="another corpus"):
         emovec.analyze(vectors, norms, stories=other, story_bootstrap=5)
-    resized = emovec.EmotionVectors(vectors=np.zeros((3, len(vectors.layers), 8), np.float32),
+    noise = np.random.default_rng(0).normal(size=(3, len(vectors.layers), 8)).astype(np.float32)
+    resized = emovec.EmotionVectors(vectors=noise,
                                     emotions=vectors.emotions, layers=vectors.layers)  # fmt: skip
     with pytest.raises(EmovecError, match="d = 64, the vectors have d = 8"):
-        _check_same_source(resized, acts)
+        emovec.analyze(resized, norms, stories=acts, story_bootstrap=5)
 
 
 def test_a_device_that_is_not_there(tiny_model_dir):

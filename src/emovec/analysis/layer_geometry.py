@@ -29,6 +29,7 @@ from emovec.errors import EmovecError
 from emovec.vectors.emotion_vectors import EmotionVectors, cosine_matrix
 
 MIN_MATCHED = 3
+METHOD_VERSION = 2  # bump when the numbers analyze computes change (2: bootstrap PCs matched to full-data PCs)
 HEADLINE = (("r_pc1_valence", 1, "valence"), ("r_pc2_arousal", 2, "arousal"))
 
 

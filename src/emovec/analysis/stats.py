@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from scipy.linalg import eigh
+from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
 from emovec.analysis.geometry import pearson_columns
@@ -50,8 +51,10 @@ def bootstrap_pc_correlations(
     """Signed r of PC1 with ``targets[0]`` and PC2 with ``targets[1]`` in each resample: [n_boot, L, 2].
 
     ``grams`` are raw Gram matrices [E, E] per layer; ``matched`` [E] marks emotions with norms and
-    ``targets`` hold their values at every emotion (ignored where unmatched). Each resample's PCs are
-    sign-aligned with ``reference_scores`` (full-data scores [E, 2] per layer) when given. Layers are
+    ``targets`` hold their values at every emotion (ignored where unmatched). With ``reference_scores``
+    (full-data scores [E, 2] per layer), each resample's top 4 PCs are matched to the full-data PC1 and PC2 by
+    maximum |cosine| (:func:`match_components`) and sign-aligned, so a resample in which two nearly equal PCs
+    swap order still measures the same axes. Layers are
     spread over ``workers`` processes (default: one per CPU core).
     """
     references = reference_scores or [None] * len(grams)
@@ -66,14 +69,31 @@ def bootstrap_pc_correlations(
     return np.stack(per_layer, axis=1)
 
 
+CANDIDATES = 4  # resample PCs searched for the full-data PC1 and PC2 (nearly equal PCs swap between resamples)
+
+
+def match_components(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Columns of ``scores`` [E, K] matched to those of ``reference`` [E, k <= K] by maximum total |cosine|
+    (a linear assignment), then sign-aligned: [E, k]."""
+    a = scores - scores.mean(axis=0)
+    b = reference - reference.mean(axis=0)
+    norms = np.linalg.norm(a, axis=0)[:, None] * np.linalg.norm(b, axis=0)[None, :]
+    cosine = (a.T @ b) / np.where(norms == 0, 1.0, norms)  # [K, k]
+    rows, cols = linear_sum_assignment(-np.abs(cosine))
+    order = rows[np.argsort(cols)]
+    signs = np.sign(cosine[order, np.arange(reference.shape[1])])
+    return scores[:, order] * np.where(signs == 0, 1, signs)
+
+
 def _bootstrap_layer(gram, indices, matched, targets, reference) -> np.ndarray:
     out = np.full((len(indices), 2), np.nan)
     with threadpool_limits(limits=1):  # small eigenproblems are fastest on one BLAS thread
         for b, rows in enumerate(indices):
-            scores = top_pc_scores(gram[np.ix_(rows, rows)], 2)
-            if reference is not None:
-                signs = np.sign((scores * reference[rows]).sum(axis=0))
-                scores = scores * np.where(signs == 0, 1, signs)
+            if reference is None:
+                scores = top_pc_scores(gram[np.ix_(rows, rows)], 2)
+            else:
+                k = min(CANDIDATES, len(rows) - 1)
+                scores = match_components(top_pc_scores(gram[np.ix_(rows, rows)], k), reference[rows])
             keep = matched[rows]
             for pc, target in enumerate(targets):
                 out[b, pc] = pearson_columns(scores[keep][:, [pc]], target[rows][keep])[0]

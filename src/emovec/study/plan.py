@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emovec.analysis.emotion_sets import load_emotion_set
+from emovec.analysis.layer_geometry import METHOD_VERSION
 from emovec.corpus.reader import read_corpus
 from emovec.study.spec import ModelSpec, Study
 from emovec.study.stages import analyze_stage, extract_stage, generate_stage, source_corpus_stage, vectors_stage
@@ -128,6 +129,7 @@ def plan_study(study: Study, out: Path) -> Plan:
                             out, vectors_stage(s))  # fmt: skip
             stages.append(vectors)
             analysis = Stage("analyze", label, {"vectors": vectors.digest, "norms": _norms_key(s.norms),
+                                                "method": METHOD_VERSION,
                                                 "norms_scale": s.norms_scale,
                                                 **s.model_dump(include={"components", "bootstrap", "permutations",
                                                                         "readout_folds", "seed"})},
