@@ -6,6 +6,7 @@ matched and unmatched words, the norms' provenance and a summary of the peak lay
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ METHOD_VERSION = 2  # bump when the numbers analyze computes change (2: bootstra
 HEADLINE = (("r_pc1_valence", 1, "valence"), ("r_pc2_arousal", 2, "arousal"))
 
 
-@dataclass
+@dataclass(repr=False)
 class Geometry:
     """Per-layer metrics (``table``) and everything else ``analyze`` measured."""
 
@@ -46,6 +47,17 @@ class Geometry:
     clusters: dict[int, list[int]] = field(default_factory=dict)
     similarity: dict[int, np.ndarray] = field(default_factory=dict)
     emotions: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        peak = self.summary.get("peak_r_pc1_valence", {})
+        value = f"{peak['value']:.2f} at layer {peak['layer']}" if "value" in peak else "n/a"
+        return (f"Geometry({len(self.table)} layers, {len(self.matched)}/{len(self.emotions)} emotions matched in "
+                f"{self.norms.get('name')}; peak |r| PC1~valence {value})")  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        columns = [c for c in ("layer", "relative_depth", "r_pc1_valence", "best_r_valence", "readout_r_valence",
+                               "r_pc2_arousal", "readout_r_arousal") if c in self.table]  # fmt: skip
+        return f"<p>{html.escape(repr(self))}</p>" + self.table[columns].to_html(index=False, float_format="%.3f")
 
     def save(self, out: str | Path) -> Path:
         """Write ``geometry.csv`` and ``geometry.json`` into directory ``out``."""

@@ -62,9 +62,9 @@ def run(
 
 
 def report(
-    directory: Annotated[Path, typer.Argument(help="A study directory written by 'emovec run'.")],
+    study: Annotated[Path, typer.Argument(help="A study directory written by 'emovec run', its name, or its .toml.")],
 ) -> None:
     """Write one self-contained report.html for a study directory."""
-    from emovec.study.report import write_study_report
+    from emovec.study.report import find_study_directory, write_study_report
 
-    typer.echo(f"wrote {write_study_report(directory).resolve()}")
+    typer.echo(f"wrote {write_study_report(find_study_directory(study)).resolve()}")

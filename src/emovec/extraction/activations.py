@@ -80,7 +80,7 @@ def check_files(directory: Path, manifest: dict, verify: bool = False) -> None:
             raise EmovecError(f"{problem}; re-run the same extract command to repair it")
 
 
-@dataclass
+@dataclass(repr=False)
 class Activations:
     """Pooled means [n_stories, n_layers, d] with their stories and layers, in corpus order."""
 
@@ -91,6 +91,11 @@ class Activations:
     layers: list[int]
     relative_depths: list[float]
     manifest: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        n, n_layers, d = self.means.shape
+        return (f"Activations({n} stories x {n_layers} layers x d={d}; {len(set(self.emotions))} emotions; "
+                f"model {self.manifest.get('model', {}).get('name')})")  # fmt: skip
 
     @property
     def ids(self) -> list[str]:

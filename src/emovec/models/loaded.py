@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 
-@dataclass
+@dataclass(repr=False)
 class LoadedModel:
     """A model ready for extraction: its blocks located and validated."""
 
@@ -25,6 +25,16 @@ class LoadedModel:
     altup_index: int | None = None
     accepts_position_ids: bool = field(default=True)
     source: dict = field(default_factory=dict)  # where the files came from: path, bundled package, GGUF file
+
+    def __repr__(self) -> str:
+        kind = "decoder" if self.is_decoder else "encoder"
+        return (f"LoadedModel({self.name!r}, {type(self.model).__name__}, {kind}, {self.n_blocks} blocks at "
+                f"{self.blocks_path}, d={self.hidden_size}, {str(self.dtype).removeprefix('torch.')} on {self.device})")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p>{html.escape(repr(self))}</p>"
 
     @property
     def device(self) -> torch.device:

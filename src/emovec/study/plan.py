@@ -16,6 +16,7 @@ from pathlib import Path
 from emovec.analysis.emotion_sets import load_emotion_set
 from emovec.analysis.layer_geometry import METHOD_VERSION
 from emovec.corpus.reader import read_corpus
+from emovec.models.identity import model_identity
 from emovec.study.spec import ModelSpec, Study
 from emovec.study.stages import analyze_stage, extract_stage, generate_stage, source_corpus_stage, vectors_stage
 
@@ -72,8 +73,11 @@ class Plan:
 
 
 def _model_key(spec: ModelSpec) -> dict:
-    """What decides a model's activations (not where or how fast it runs)."""
-    return spec.model_dump(include={"model", "revision", "dtype", "layers_path", "trust_remote_code", "text_format"})
+    """What decides a model's activations (not where or how fast it runs); a local folder or file by content."""
+    key = spec.model_dump(include={"model", "revision", "dtype", "layers_path", "trust_remote_code", "text_format"})
+    if Path(spec.model).exists():
+        key["content"] = model_identity(spec.model, spec.revision).get("content")
+    return key
 
 
 def plan_study(study: Study, out: Path) -> Plan:

@@ -52,6 +52,20 @@ GLOSSARY = {
 }
 
 
+def find_study_directory(study: str | Path) -> Path:
+    """The directory of a study given as its directory, its name (in the current directory) or its .toml file."""
+    study = Path(study)
+    if study.suffix == ".toml" and study.is_file():
+        from emovec.study.spec import load_study
+
+        spec, _ = load_study(study)
+        study = Path(spec.out or spec.name)
+    if not (study / "results.csv").exists():
+        raise EmovecError(f"{study}: no finished study there (looked for {study.resolve() / 'results.csv'}); "
+                          "run it first with emovec run STUDY.toml")  # fmt: skip
+    return study
+
+
 def write_study_report(directory: str | Path, figures: list[tuple[Path, str]] | None = None) -> Path:
     """Build ``report.html`` from a finished study directory (results, tables, figures, study file, provenance)."""
     directory = Path(directory)

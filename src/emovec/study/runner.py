@@ -21,7 +21,7 @@ def run_plan(plan: Plan, progress: bool = True) -> dict:
     from emovec.models.loading import load_model
 
     counts = {"run": 0, "cached": 0}
-    pending = [s for s in plan.stages if not s.done]
+    pending = [s for s in plan.stages if not s.done or _damaged(s)]
     counts["cached"] = len(plan.stages) - len(pending)
     loaded: dict[str, object] = {}
     clock = StageClock()
@@ -50,6 +50,23 @@ def run_plan(plan: Plan, progress: bool = True) -> dict:
     if not plan.stages:
         raise EmovecError("the study has no stages")
     return counts
+
+
+def _damaged(stage) -> bool:
+    """Whether a finished stage's files no longer match what it recorded (then the stage runs again)."""
+    from emovec.extraction.activations import check_files, read_manifest
+    from emovec.vectors.emotion_vectors import load_vectors
+
+    try:
+        if stage.kind == "extract":
+            folder = stage.directory / "activations"
+            check_files(folder, read_manifest(folder))
+        elif stage.kind == "vectors":
+            load_vectors(stage.directory)
+    except EmovecError as err:
+        stderr_console.print(f"note: stage {stage.kind} {stage.label} is damaged ({err}); running it again")
+        return True
+    return False
 
 
 class StageClock:

@@ -65,7 +65,7 @@ def extract_stage(model: ModelSpec, s, corpus_name: str, which: str):
         )
         result = extract(stage.loaded_model, corpus, stage.directory / "activations", layers=s.layers,  # type: ignore[attr-defined]
                          skip_tokens=s.skip_tokens, max_length=s.max_length, text_format=model.text_format,
-                         dtype=model.dtype, overwrite=True, progress=stage.progress, **batching)  # fmt: skip
+                         dtype=model.dtype, progress=stage.progress, **batching)  # fmt: skip
         stage.finish(stories=result.manifest["stories"], tokens=result.manifest["tokens"])
 
     return run

@@ -25,7 +25,7 @@ TENSORS = "vectors.safetensors"
 METADATA = "metadata.json"
 
 
-@dataclass
+@dataclass(repr=False)
 class EmotionVectors:
     """Contrast vectors [E, L, d] (float32) with the emotions, layers and metadata that describe them."""
 
@@ -40,6 +40,17 @@ class EmotionVectors:
 
     def __post_init__(self) -> None:
         check_vectors(self.vectors, self.emotions, self.layers, "vectors")
+
+    def __repr__(self) -> str:
+        e, n_layers, d = self.vectors.shape
+        shown = ", ".join(self.emotions[:5]) + (", ..." if e > 5 else "")
+        return (f"EmotionVectors({e} emotions x {n_layers} layers x d={d}; model {self.metadata.get('model')}; "
+                f"emotions: {shown})")  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p>{html.escape(repr(self))}</p>"
 
     @property
     def shape(self) -> tuple[int, int, int]:
