@@ -111,6 +111,7 @@ def test_overwrite_always_starts_clean(acts, corpus):
     model, out = acts
     result = extract(model, corpus, out, "--overwrite")
     assert result.returncode == 0, result.stderr
+    assert "already complete" not in result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["timings"]["shards_reused"] == 0 and manifest["timings"]["shards_computed"] == manifest["n_shards"]
 

@@ -99,8 +99,19 @@ def test_long_texts_are_cut_before_tokenizing_with_the_same_tokens():
 
     tokenizer = train_tokenizer("bpe")
     long_text = " ".join(STORY_TEXTS) * 2000  # about 2 MB
-    encoded = encode_stories(tokenizer, [long_text, STORY_TEXTS[0]], max_length=64)
     reference = tokenizer([long_text], truncation=True, max_length=64)["input_ids"][0]
+    seen: list[int] = []
+
+    class Recording:  # what the tokenizer is asked to encode: memory follows the longest input
+        def __getattr__(self, name):
+            return getattr(tokenizer, name)
+
+        def __call__(self, texts, **kwargs):
+            seen.extend(len(t) for t in texts)
+            return tokenizer(texts, **kwargs)
+
+    encoded = encode_stories(Recording(), [long_text, STORY_TEXTS[0]], max_length=64)
+    assert max(seen) <= 16 * 64 + 64 < len(long_text) / 100
     assert encoded.ids[0] == reference and encoded.truncated.tolist() == [True, False]
 
 
@@ -132,7 +143,6 @@ def test_a_device_that_is_not_there(tiny_model_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args,needles", [
-    (["demo", "--bootstrap", "-1"], ["settings.bootstrap"]),
     (["extract", "--model", "x"], ["--corpus"]),
     (["export", "--vectors", "v", "--emotion", "joy", "--out", "o.gguf", "--scale", "abc"], ["--scale"]),
     (["analyze", "--vectors", "v", "--norms", "russell1980", "--out", "o", "--bootstrap", "many"], ["--bootstrap"]),
@@ -141,6 +151,14 @@ def test_usage_errors_are_one_line(args, needles):
     result = run_cli(*args)
     assert result.returncode == 2
     assert_one_line_error(result, *needles)
+
+
+@pytest.mark.slow
+def test_demo_refuses_a_negative_bootstrap_before_any_work(tmp_path):
+    out = tmp_path / "demo"
+    result = run_cli("demo", "--bootstrap", "-1", "--out", str(out))
+    assert_one_line_error(result, "settings.bootstrap")
+    assert not out.exists()  # nothing extracted first
 
 
 @pytest.mark.slow
