@@ -25,6 +25,7 @@ from emovec.corpus.prompts import PromptTemplate, load_template, load_topics
 from emovec.corpus.quality import corpus_report
 from emovec.corpus.splitting import split_stories
 from emovec.errors import EmovecError
+from emovec.locks import exclusive_lock
 
 NEUTRAL = "neutral"
 
@@ -241,8 +242,6 @@ def generate_corpus(
     progress: bool = True,
 ) -> dict:
     """Plan, generate (resuming), and quality-check a corpus; neutral dialogues go to ``<out>.neutral.jsonl``."""
-    from emovec.progress import progress_bar
-
     settings = settings or GenerationSettings()
     template = template or load_template("stories")
     topics = topics if topics is not None else load_topics()
@@ -250,6 +249,17 @@ def generate_corpus(
                         stories_per_prompt=stories_per_prompt, design=design, seed=settings.seed)  # fmt: skip
     backend = model
     out = Path(out)
+    if out.is_dir():
+        raise EmovecError(f"{out}: is a directory; --out names the corpus file to write (e.g. corpus.jsonl)")
+    with exclusive_lock(out):  # one writer per corpus file
+        return _generate_locked(backend, jobs, out, settings, template, filter_flagged, neutral, neutral_template,
+                                stories_per_prompt, progress)  # fmt: skip
+
+
+def _generate_locked(backend, jobs, out, settings, template, filter_flagged, neutral, neutral_template,
+                     stories_per_prompt, progress) -> dict:  # fmt: skip
+    from emovec.progress import progress_bar
+
     report: dict = {}
     with progress_bar("generate", total=len(jobs), unit="prompts", enabled=progress) as advance:
         report["stories"] = run_generation(backend, jobs, out, settings, template, lambda n: advance(n))

@@ -20,6 +20,7 @@ from safetensors.numpy import load_file, save_file
 
 from emovec.cache import file_sha256, remember_sha256, sha256_file
 from emovec.errors import EmovecError
+from emovec.locks import exclusive_lock
 
 TENSORS = "vectors.safetensors"
 METADATA = "metadata.json"
@@ -100,6 +101,12 @@ class EmotionVectors:
     def save(self, out: str | Path) -> Path:
         """Write ``vectors.safetensors`` and ``metadata.json`` into directory ``out``."""
         out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise EmovecError(f"{out}: exists and is not a directory; choose another --out")
+        with exclusive_lock(out):
+            return self._save_locked(out)
+
+    def _save_locked(self, out: Path) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         tensors = {"vectors": np.ascontiguousarray(self.vectors, dtype=np.float32)}
         for name in ("emotion_means", "grand_mean", "residual_norm"):
