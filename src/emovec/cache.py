@@ -70,6 +70,29 @@ def _read_store(store: Path) -> dict[str, str]:
     return data if isinstance(data, dict) else {}
 
 
+def file_record(path: str | Path) -> dict:
+    """``{"size", "sha256"}`` of a finished file, remembered so that the next reader does not rehash it."""
+    path = Path(path)
+    digest = sha256_file(path)
+    remember_sha256(path, digest)
+    return {"size": path.stat().st_size, "sha256": digest}
+
+
+def record_mismatch(path: str | Path, record: dict, fresh: bool = False) -> str | None:
+    """Why ``path`` no longer matches its :func:`file_record` (None: it does). The size is always compared, the
+    sha256 through the memo (``fresh``: read afresh)."""
+    path = Path(path)
+    if not path.is_file():
+        return f"{path}: missing"
+    size = path.stat().st_size
+    if size != record["size"]:
+        return f"{path}: {size} bytes, not the recorded {record['size']}"
+    digest = sha256_file(path) if fresh else file_sha256(path)
+    if digest != record["sha256"]:
+        return f"{path}: content differs from its record (sha256 {digest[:12]}, recorded {record['sha256'][:12]})"
+    return None
+
+
 def write_json_atomic(path: Path, data: object) -> None:
     """Write JSON to a temporary file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)

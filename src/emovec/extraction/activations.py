@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from safetensors import SafetensorError, safe_open
 
-from emovec.cache import file_sha256, remember_sha256, sha256_file
+from emovec.cache import record_mismatch
 from emovec.errors import EmovecError
 
 MANIFEST = "manifest.json"
@@ -44,27 +44,11 @@ def shard_name(index: int) -> str:
     return f"{SHARD_DIR}/shard-{index:05d}.safetensors"
 
 
-def file_record(path: Path) -> dict:
-    """Size and sha256 of a finished file (remembered, so the next reader does not rehash it)."""
-    digest = sha256_file(path)
-    remember_sha256(path, digest)
-    return {"size": path.stat().st_size, "sha256": digest}
-
-
 def file_problem(directory: Path, name: str, record: dict | None, verify: bool = False) -> str | None:
     """Why ``directory/name`` does not match its manifest record (None: it does)."""
-    path = directory / name
     if record is None:
-        return f"{path}: not recorded in the manifest"
-    if not path.is_file():
-        return f"{path}: missing"
-    size = path.stat().st_size
-    if size != record["size"]:
-        return f"{path}: {size} bytes, the manifest records {record['size']}"
-    digest = sha256_file(path) if verify else file_sha256(path)
-    if digest != record["sha256"]:
-        return f"{path}: content differs from the manifest (sha256 {digest[:12]}, recorded {record['sha256'][:12]})"
-    return None
+        return f"{directory / name}: not recorded in the manifest"
+    return record_mismatch(directory / name, record, fresh=verify)
 
 
 def check_files(directory: Path, manifest: dict, verify: bool = False) -> None:

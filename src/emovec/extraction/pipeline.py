@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from safetensors.numpy import save_file
 
+from emovec.cache import file_record
 from emovec.corpus.reader import Corpus, corpus_from_records, read_corpus
 from emovec.errors import EmovecError
 from emovec.extraction.activations import (
@@ -29,7 +30,6 @@ from emovec.extraction.activations import (
     Activations,
     check_files,
     file_problem,
-    file_record,
     read_manifest,
     shard_name,
     shard_path,

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from emovec.cache import cache_root, file_sha256, remember_sha256, sha256_file
+from emovec.cache import cache_root, file_record, file_sha256, record_mismatch, remember_sha256
 from emovec.errors import EmovecError
 from emovec.progress import stderr_console
 
@@ -94,13 +94,9 @@ def entry_problem(entry: Path, source: GGUFSource) -> str | None:
     if record.get("format") != FORMAT or record.get("source", {}).get("sha256") != source.sha256:
         return "recorded for another source file"
     for name, expected in record.get("files", {}).items():
-        path = entry / name
-        if not path.is_file():
-            return f"{name} is missing"
-        if path.stat().st_size != expected["size"]:
-            return f"{name} has {path.stat().st_size} bytes, not {expected['size']}"
-        if file_sha256(path) != expected["sha256"]:
-            return f"{name} does not match its recorded sha256"
+        problem = record_mismatch(entry / name, expected)
+        if problem:
+            return problem
     return None
 
 
@@ -142,16 +138,14 @@ def _convert(file: Path, source: GGUFSource, entry: Path) -> None:
         _save_float_model(model, tmp)
         tokenizer.save_pretrained(tmp)
         del model
-        files = {
-            p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(tmp.iterdir()) if p.is_file()
-        }
+        files = {p.name: file_record(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         record = {"format": FORMAT, "source": source.as_dict(), "files": files}
         (tmp / RECORD).write_text(json.dumps(record, indent=1) + "\n")
         os.replace(tmp, entry)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for name, written in files.items():  # so that the next load does not reread the weights
+    for name, written in files.items():  # the memo is keyed by path: record the files at their final place
         remember_sha256(entry / name, written["sha256"])
 
 

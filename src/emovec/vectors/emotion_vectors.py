@@ -18,7 +18,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from emovec.cache import file_sha256, remember_sha256, sha256_file
+from emovec.cache import file_record, record_mismatch
 from emovec.errors import EmovecError
 from emovec.locks import exclusive_lock
 
@@ -119,9 +119,7 @@ class EmotionVectors:
             os.replace(partial, out / TENSORS)
         finally:
             partial.unlink(missing_ok=True)
-        digest = sha256_file(out / TENSORS)
-        remember_sha256(out / TENSORS, digest)
-        files = {TENSORS: {"size": (out / TENSORS).stat().st_size, "sha256": digest}}
+        files = {TENSORS: file_record(out / TENSORS)}
         metadata = dict(self.metadata, emotions=self.emotions, layers=self.layers, relative_depths=self.relative_depths,
                         files=files)  # fmt: skip
         partial = out / (METADATA + ".partial")
@@ -158,12 +156,9 @@ def _check_file(path: Path, record: dict | None, verify: bool) -> None:
     """Size (always) and sha256 (memoised; afresh with ``verify``) against the record in metadata.json."""
     if record is None:
         return  # vectors written before records existed, or by hand
-    size = path.stat().st_size
-    if size != record["size"]:
-        raise EmovecError(f"{path}: {size} bytes, metadata.json records {record['size']}; rebuild the vectors")
-    digest = sha256_file(path) if verify else file_sha256(path)
-    if digest != record["sha256"]:
-        raise EmovecError(f"{path}: content differs from metadata.json (sha256 {digest[:12]}); rebuild the vectors")
+    problem = record_mismatch(path, record, fresh=verify)
+    if problem:
+        raise EmovecError(f"{problem} in metadata.json; rebuild the vectors")
 
 
 def load_vectors(path: str | Path, verify: bool = False) -> EmotionVectors:
