@@ -43,12 +43,33 @@ def _holder(text: str) -> tuple[int | None, str]:
         return None, ""
 
 
+_HELD: dict[Path, int] = {}  # locks this process holds, with their nesting depth
+
+
 @contextlib.contextmanager
 def exclusive_lock(target: str | Path) -> Iterator[Path]:
-    """Hold the lock of ``target`` (created as a directory unless it has a file suffix) while the block runs."""
+    """Hold the lock of ``target`` (created as a directory unless it has a file suffix) while the block runs.
+
+    Re-entrant within one process: a command that locks its output for the whole run can call writers that
+    lock the same output again.
+    """
     target = Path(target)
     path = lock_path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
+    key = path.resolve()
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield path
+        finally:
+            _HELD[key] -= 1
+        return
+    with _locked(target, path, key):
+        yield path
+
+
+@contextlib.contextmanager
+def _locked(target: Path, path: Path, key: Path) -> Iterator[None]:
     handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -63,9 +84,11 @@ def exclusive_lock(target: str | Path) -> Iterator[Path]:
             stderr_console.print(f"note: {target}: taking over the lock left by process {pid}, which is not running")
         os.ftruncate(handle, 0)
         os.pwrite(handle, f"{os.getpid()}\n{' '.join(sys.argv)[:500]}\n".encode(), 0)
+        _HELD[key] = 1
         try:
-            yield path
+            yield
         finally:
+            del _HELD[key]
             os.ftruncate(handle, 0)
             with contextlib.suppress(OSError):
                 path.unlink()

@@ -71,6 +71,10 @@ def test_statistics_columns_and_significance_with_noise():
     assert (signal["r_pc1_valence"] <= signal["r_pc1_valence_ci_high"]).all()
     assert (signal["r_pc1_valence_p"] < 0.01).all() and (signal["r_pc1_valence_p_max"] < 0.01).all()
     assert (noise["r_pc1_valence_p_max"] >= noise["r_pc1_valence_p"]).all()  # the max-over-layers null is stricter
+    for metric in ("best_r_valence", "best_r_arousal", "readout_r_valence", "readout_r_arousal"):
+        low, high = signal[f"{metric}_ci_low"], signal[f"{metric}_ci_high"]
+        assert (low <= signal[metric] + 0.02).all() and (signal[metric] <= high + 0.02).all(), metric
+        assert (low > 0.5).all(), metric  # planted axes: a strong signal has a tight interval away from 0
     again = analyze(planted(noise=0.3), load_norms("russell1980"), bootstrap=200, permutations=200, seed=1)
     pd.testing.assert_frame_equal(table, again.table)  # seeded and reproducible
 

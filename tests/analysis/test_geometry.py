@@ -149,6 +149,30 @@ def test_bootstrap_refits_pca_like_sklearn_on_each_resample():
         np.testing.assert_allclose(got[b, 0], expected, atol=1e-8)
 
 
+def test_bootstrap_of_best_pc_and_readout_against_direct_resampling():
+    """best_r: max |r| over sklearn PCA's top K components of each resample; readout: Pearson r of the
+    resampled out-of-fold predictions with the resampled norms (scipy), unmatched emotions left out."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(24, 10)) * np.linspace(3, 0.5, 10)
+    valence, arousal = x[:, 2] + rng.normal(size=24), x[:, 0] + rng.normal(size=24)
+    matched = np.ones(24, dtype=bool)
+    matched[[0, 7]] = False
+    predictions = np.column_stack([valence, arousal]) + rng.normal(size=(24, 2))
+    predictions[~matched] = np.nan
+    indices = bootstrap_indices(24, 12, seed=2)
+    got = bootstrap_pc_correlations([x @ x.T], indices, matched, (valence, arousal), [pca(x, 2).scores],
+                                    workers=1, best_of=5, predictions=[predictions])  # fmt: skip
+    assert got.shape == (12, 1, 6)
+    for b, rows in enumerate(indices):
+        scores = PCA(n_components=5, svd_solver="full").fit_transform(x[rows])
+        keep = matched[rows]
+        for j, target in enumerate((valence, arousal)):
+            best = max(abs(stats.pearsonr(scores[keep, i], target[rows][keep]).statistic) for i in range(5))
+            assert got[b, 0, 2 + j] == pytest.approx(best, abs=1e-8)
+            readout = stats.pearsonr(predictions[rows][keep, j], target[rows][keep]).statistic
+            assert got[b, 0, 4 + j] == pytest.approx(readout, abs=1e-10)
+
+
 def test_bootstrap_follows_the_valence_axis_when_nearly_equal_pcs_swap():
     """PC1 (valence) and PC2 (arousal) have nearly equal variance, so resamples often swap their order;
     matching each resample's PCs to the full-data ones keeps reading the same axes."""

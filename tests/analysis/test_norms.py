@@ -174,7 +174,7 @@ def test_csv_needs_a_scale_and_fixed_sets_refuse_another():
     one_line_error(lambda: load_norms(f"csv:{CUSTOM}"), "scale")
     one_line_error(lambda: load_norms(f"warriner2013:{WARRINER}", scale=(0, 1)), "fixed scale 1..9")
     assert load_norms(f"warriner2013:{WARRINER}", scale=(1, 9)).original_scale == (1.0, 9.0)
-    one_line_error(lambda: load_norms(f"csv:{CUSTOM}", scale=(7, 1)), "lo < hi")
+    one_line_error(lambda: load_norms(f"csv:{CUSTOM}", scale=(7, 1)), "LO < HI")
 
 
 def test_spec_errors(tmp_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from emovec.errors import EmovecError
+from emovec.errors import EmovecError, SettingError
 
 EMOTION_SETS: dict[str, str] = {
     "anthropic171": (
@@ -56,8 +56,9 @@ def load_emotion_set(name_or_path: str) -> list[str]:
         return parse_words(bundled_text(name_or_path), f"bundled emotion set {name_or_path}")
     path = Path(name_or_path).expanduser()
     if not path.is_file():
-        raise EmovecError(
-            f"unknown emotion set {name_or_path!r}: not a bundled set ({', '.join(EMOTION_SETS)}) nor an existing file"
+        raise SettingError(
+            "emotions",
+            f"unknown emotion set {name_or_path!r}: not a bundled set ({', '.join(EMOTION_SETS)}) nor an existing file",
         )
     try:
         text = path.read_text(encoding="utf-8-sig")

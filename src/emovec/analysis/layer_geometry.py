@@ -26,11 +26,13 @@ from emovec.analysis.stats import (
     permutation_null,
     random_direction_null,
 )
-from emovec.errors import EmovecError
+from emovec.cache import write_json_atomic
+from emovec.errors import EmovecError, SettingError
+from emovec.locks import exclusive_lock
 from emovec.vectors.emotion_vectors import EmotionVectors, cosine_matrix
 
 MIN_MATCHED = 3
-METHOD_VERSION = 2  # bump when the numbers analyze computes change (2: bootstrap PCs matched to full-data PCs)
+METHOD_VERSION = 3  # bump when the numbers analyze computes change (2: bootstrap PCs matched to full-data PCs)
 HEADLINE = (("r_pc1_valence", 1, "valence"), ("r_pc2_arousal", 2, "arousal"))
 
 
@@ -62,8 +64,6 @@ class Geometry:
     def save(self, out: str | Path) -> Path:
         """Write ``geometry.csv`` and ``geometry.json`` into directory ``out``."""
         out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        self.table.to_csv(out / "geometry.csv", index=False, float_format="%.6g")
         document = {
             "summary": self.summary,
             "settings": self.settings,
@@ -75,7 +75,12 @@ class Geometry:
             "clusters": {str(k): v for k, v in self.clusters.items()},
             "similarity": {str(k): np.round(v, 4).tolist() for k, v in self.similarity.items()},
         }
-        (out / "geometry.json").write_text(json.dumps(document, indent=1) + "\n")
+        with exclusive_lock(out):  # geometry.json is written last: its presence means the pair is complete
+            (out / "geometry.json").unlink(missing_ok=True)
+            partial = out / "geometry.csv.partial"
+            self.table.to_csv(partial, index=False, float_format="%.6g")
+            partial.replace(out / "geometry.csv")
+            write_json_atomic(out / "geometry.json", document)
         return out
 
 
@@ -99,6 +104,8 @@ def analyze(
     With ``stories`` (the activations directory the vectors were built from) and ``story_bootstrap`` > 0,
     CIs from resampling stories within each emotion are added too (``*_story_ci_low/high``).
     """
+    _check_settings(components=components, bootstrap=bootstrap, permutations=permutations,
+                    readout_folds=readout_folds, n_clusters=n_clusters, level=level, story_bootstrap=story_bootstrap)
     match = match_emotions(vectors.emotions, norms, aliases)
     if len(match.matched) < MIN_MATCHED:
         raise EmovecError(
@@ -109,7 +116,7 @@ def analyze(
     matched_rows = np.array([vectors.emotions.index(e) for e in match.matched])
     values = {d: match.values[d].to_numpy(dtype=np.float64) for d in dims}
     depths = vectors.relative_depths or [None] * len(vectors.layers)
-    rows, clusters, similarity, scores = [], {}, {}, []
+    rows, clusters, similarity, scores, predictions = [], {}, {}, [], []
     for slot, layer in enumerate(vectors.layers):
         x = vectors.vectors[:, slot].astype(np.float64)
         result = pca(x, components)
@@ -132,6 +139,9 @@ def analyze(
         readout = ridge_readout(
             x[matched_rows], np.stack([values["valence"], values["arousal"]], 1), readout_folds, seed
         )
+        predicted = np.full((len(x), 2), np.nan)
+        predicted[matched_rows] = readout.predictions
+        predictions.append(predicted)
         row.update(readout_r_valence=readout.r[0], readout_r_arousal=readout.r[1],
                    readout_r2_valence=readout.r2[0], readout_r2_arousal=readout.r2[1])  # fmt: skip
         rows.append(row)
@@ -139,7 +149,7 @@ def analyze(
         similarity[layer] = cosine_matrix(x)
     table = pd.DataFrame(rows)
     if bootstrap:
-        _add_bootstrap(table, vectors, scores, matched_rows, values, bootstrap, seed, level)
+        _add_bootstrap(table, vectors, scores, predictions, matched_rows, values, bootstrap, seed, level)
     if permutations:
         _add_permutations(table, vectors, scores, matched_rows, values, permutations, seed)
     if story_bootstrap:
@@ -176,6 +186,26 @@ def analyze(
     )
 
 
+_FLAGS = {"n_clusters": "--clusters", "story_bootstrap": "--bootstrap-stories"}
+
+
+def _check_settings(**values) -> None:
+    """One line naming the setting (and its flag) for a value :func:`analyze` cannot use."""
+    rules = {
+        "components": (lambda v: v >= 2, "needs at least 2 components"),
+        "bootstrap": (lambda v: v >= 0, "cannot be negative (0 = no bootstrap)"),
+        "permutations": (lambda v: v >= 0, "cannot be negative (0 = no permutations)"),
+        "readout_folds": (lambda v: v == 0 or v >= 2, "needs 0 (leave-one-out) or at least 2 folds"),
+        "n_clusters": (lambda v: v >= 1, "needs at least 1 cluster"),
+        "level": (lambda v: 0 < v < 1, "needs a confidence level between 0 and 1"),
+        "story_bootstrap": (lambda v: v >= 0, "cannot be negative (0 = no bootstrap)"),
+    }
+    for name, value in values.items():
+        ok, reason = rules[name]
+        if not ok(value):
+            raise SettingError(name, f"{value}: {reason}", flag=_FLAGS.get(name))
+
+
 def _matched_targets(n: int, matched_rows: np.ndarray, values: dict) -> tuple[np.ndarray, tuple]:
     """A mask of emotions with norms, and valence and arousal spread over all ``n`` emotions (0 where unmatched)."""
     matched = np.zeros(n, dtype=bool)
@@ -188,18 +218,24 @@ def _matched_targets(n: int, matched_rows: np.ndarray, values: dict) -> tuple[np
     return matched, tuple(targets)
 
 
-def _add_bootstrap(table, vectors, scores, matched_rows, values, n_boot, seed, level) -> None:
+def _add_bootstrap(table, vectors, scores, predictions, matched_rows, values, n_boot, seed, level) -> None:
     n = len(vectors.emotions)
     matched, targets = _matched_targets(n, matched_rows, values)
     grams = [vectors.vectors[:, slot].astype(np.float64) @ vectors.vectors[:, slot].astype(np.float64).T
              for slot in range(len(vectors.layers))]  # fmt: skip
     reference = [s[:, :2] for s in scores]
-    samples = bootstrap_pc_correlations(grams, bootstrap_indices(n, n_boot, seed), matched, targets, reference)
+    best_of = scores[0].shape[1]
+    samples = bootstrap_pc_correlations(grams, bootstrap_indices(n, n_boot, seed), matched, targets, reference,
+                                        best_of=best_of, predictions=predictions)  # fmt: skip
     for j, (name, _, _) in enumerate(HEADLINE):
         low, high = abs_r_ci(samples[:, :, j], table[f"{name}_signed"].to_numpy(), level)
         table[f"{name}_ci_low"], table[f"{name}_ci_high"] = low, high
         low, high = percentile_ci(samples[:, :, j], level)
         table[f"{name}_signed_ci_low"], table[f"{name}_signed_ci_high"] = low, high
+    # best |r| over the top PCs, refitted in each resample; readout r over resampled out-of-fold predictions
+    for j, name in enumerate(("best_r_valence", "best_r_arousal", "readout_r_valence", "readout_r_arousal"), 2):
+        low, high = percentile_ci(samples[:, :, j], level)
+        table[f"{name}_ci_low"], table[f"{name}_ci_high"] = low, high
 
 
 def _add_story_bootstrap(table, vectors, scores, matched_rows, values, stories, n_boot, seed, level) -> None:

@@ -47,6 +47,8 @@ def bootstrap_pc_correlations(
     targets: tuple[np.ndarray, np.ndarray],
     reference_scores: list[np.ndarray] | None = None,
     workers: int | None = None,
+    best_of: int = 0,
+    predictions: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Signed r of PC1 with ``targets[0]`` and PC2 with ``targets[1]`` in each resample: [n_boot, L, 2].
 
@@ -54,11 +56,18 @@ def bootstrap_pc_correlations(
     ``targets`` hold their values at every emotion (ignored where unmatched). With ``reference_scores``
     (full-data scores [E, 2] per layer), each resample's top 4 PCs are matched to the full-data PC1 and PC2 by
     maximum |cosine| (:func:`match_components`) and sign-aligned, so a resample in which two nearly equal PCs
-    swap order still measures the same axes. Layers are
-    spread over ``workers`` processes (default: one per CPU core).
+    swap order still measures the same axes. Layers are spread over ``workers`` processes (default: one per
+    CPU core).
+
+    With ``best_of`` = K > 0 two more columns follow: the best |r| over the resample's top K PCs with each
+    target (the ``best_r`` statistic, recomputed in full). With ``predictions`` (the cross-validated readout's
+    predictions [E, 2] per layer, NaN where unmatched) two more: r between the resampled predictions and
+    targets. That interval covers which emotions are evaluated, not refitting the readout (which would cost a
+    nested cross-validation per resample).
     """
     references = reference_scores or [None] * len(grams)
-    jobs = [(gram, indices, matched, targets, ref) for gram, ref in zip(grams, references)]
+    preds = predictions or [None] * len(grams)
+    jobs = [(gram, indices, matched, targets, ref, best_of, pred) for gram, ref, pred in zip(grams, references, preds)]
     workers = min(len(grams), workers or os.cpu_count() or 1)
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("fork")
@@ -85,18 +94,27 @@ def match_components(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return scores[:, order] * np.where(signs == 0, 1, signs)
 
 
-def _bootstrap_layer(gram, indices, matched, targets, reference) -> np.ndarray:
-    out = np.full((len(indices), 2), np.nan)
+def _bootstrap_layer(gram, indices, matched, targets, reference, best_of=0, predictions=None) -> np.ndarray:
+    columns = 2 + (2 if best_of else 0) + (2 if predictions is not None else 0)
+    out = np.full((len(indices), columns), np.nan)
     with threadpool_limits(limits=1):  # small eigenproblems are fastest on one BLAS thread
         for b, rows in enumerate(indices):
-            if reference is None:
-                scores = top_pc_scores(gram[np.ix_(rows, rows)], 2)
-            else:
-                k = min(CANDIDATES, len(rows) - 1)
-                scores = match_components(top_pc_scores(gram[np.ix_(rows, rows)], k), reference[rows])
+            k = min(max(CANDIDATES if reference is not None else 2, best_of), len(rows) - 1)
+            top = top_pc_scores(gram[np.ix_(rows, rows)], k)
+            scores = top[:, :2] if reference is None else match_components(top, reference[rows])
             keep = matched[rows]
             for pc, target in enumerate(targets):
                 out[b, pc] = pearson_columns(scores[keep][:, [pc]], target[rows][keep])[0]
+            column = 2
+            if best_of:
+                for target in targets:
+                    r = pearson_columns(top[keep][:, :best_of], target[rows][keep])
+                    out[b, column] = np.nanmax(np.abs(r)) if np.isfinite(r).any() else np.nan
+                    column += 1
+            if predictions is not None:
+                for j, target in enumerate(targets):
+                    out[b, column] = pearson_columns(predictions[rows][keep][:, [j]], target[rows][keep])[0]
+                    column += 1
     return out
 
 

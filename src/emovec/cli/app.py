@@ -13,7 +13,7 @@ import typer
 from rich.text import Text
 
 from emovec.cli import corpus, extract, generate, models, norms, study, vectors
-from emovec.errors import EmovecError
+from emovec.errors import EmovecError, SettingError
 from emovec.progress import stderr_console
 
 # typer carries its own copy of click: take its exception classes from the ones typer exports.
@@ -52,16 +52,16 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point: expected failures become one line on stderr and exit code 2; bugs keep a traceback.
 
     Expected failures are :class:`EmovecError` (bad input, damaged artifacts, a busy output directory) and
     ``OSError`` (an output that is a file, a full disk, no permission). ``EMOVEC_DEBUG=1`` shows the full
-    traceback of everything.
+    traceback of everything. ``argv`` defaults to ``sys.argv[1:]``.
     """
     debug = os.environ.get("EMOVEC_DEBUG", "").lower() in ("1", "true", "yes")
     try:
-        code = app(standalone_mode=False)
+        code = app(args=argv, prog_name="emovec", standalone_mode=False)
     except UsageError as err:  # a bad or missing option: one line, like every other error
         if type(err).__name__ == "NoArgsIsHelpError" and err.ctx is not None:
             typer.echo(err.ctx.get_help())
@@ -89,7 +89,9 @@ def main() -> None:
 
 def one_line(err: BaseException) -> str:
     """The message of an expected failure on one line; OSErrors name their file."""
-    if isinstance(err, ClickException):
+    if isinstance(err, SettingError):
+        text = f"{err.flag}: {err.reason}"
+    elif isinstance(err, ClickException):
         text = err.format_message()
     elif isinstance(err, OSError) and not isinstance(err, EmovecError):
         where = err.filename if err.filename is not None else ""

@@ -7,15 +7,18 @@ from typing import Annotated
 
 import typer
 
+from emovec.errors import EmovecError
 from emovec.progress import table_console
 
 corpus_app = typer.Typer(help="Inspect a story corpus: counts, lengths, leakage and duplicates.", no_args_is_help=True)
 
-MinWords = Annotated[int, typer.Option(help="Stories with fewer words are flagged.")]
-MaxWords = Annotated[int, typer.Option(help="Stories with more words are flagged.")]
+MinWords = Annotated[int, typer.Option(help="Stories with fewer words are flagged.", min=0)]
+MaxWords = Annotated[int, typer.Option(help="Stories with more words are flagged.", min=1)]
 
 
 def _report(path: Path, min_words: int, max_words: int):
+    if max_words < min_words:
+        raise EmovecError(f"--max-words {max_words} is below --min-words {min_words}")
     from emovec.corpus.quality import corpus_report
     from emovec.corpus.reader import read_corpus
 
@@ -51,7 +54,7 @@ def check(
     path: Annotated[Path, typer.Argument(help="Corpus file (.jsonl/.parquet) or a directory of .jsonl files.")],
     min_words: MinWords = 40,
     max_words: MaxWords = 400,
-    show: Annotated[int, typer.Option(help="List up to this many flagged stories.")] = 10,
+    show: Annotated[int, typer.Option(help="List up to this many flagged stories.", min=0)] = 10,
 ) -> None:
     """Summarise a corpus and list flagged stories (leaked emotion words, lengths, duplicates)."""
     report = _report(path, min_words, max_words)

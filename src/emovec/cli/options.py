@@ -1,8 +1,25 @@
-"""Choices shared by several commands, as enums typer shows in --help."""
+"""Choices shared by several commands, as enums typer shows in --help, and option checks."""
 
 from __future__ import annotations
 
+import math
 from enum import Enum
+
+import typer
+
+
+def finite(value: float | None) -> float | None:
+    """A typer callback refusing nan and inf, which click's ranges let through."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+def unit_fraction(value: float) -> float:
+    """A typer callback for a fraction in (0, 1]."""
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise typer.BadParameter(f"{value} is not in (0, 1]")
+    return value
 
 
 class Padding(str, Enum):

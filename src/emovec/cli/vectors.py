@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from emovec.cli.display import print_geometry
-from emovec.cli.options import ExportFormat, Weighting
+from emovec.cli.options import ExportFormat, Weighting, unit_fraction
 from emovec.errors import EmovecError
+from emovec.locks import exclusive_lock
 from emovec.progress import stderr_console
 
 
@@ -21,7 +23,10 @@ def vectors(
         Weighting.token
     ),
     neutral: Annotated[Path | None, typer.Option(help="Activations of a neutral corpus, for denoising.")] = None,
-    denoise_variance: Annotated[float, typer.Option(help="Variance of neutral PCs to project out.")] = 0.5,
+    denoise_variance: Annotated[
+        float,
+        typer.Option(help="Variance of neutral PCs to project out, in (0, 1].", callback=unit_fraction),
+    ] = 0.5,
 ) -> None:
     """Build contrast vectors (emotion mean minus mean over emotions), optionally denoised."""
     from emovec.analysis.emotion_sets import load_emotion_set
@@ -49,16 +54,16 @@ def analyze(
     vectors: Annotated[Path, typer.Option(help="Vectors directory or community .npz.")],
     norms: Annotated[str, typer.Option(help="Norm set NAME or NAME:PATH (see 'emovec norms list').")],
     out: Annotated[Path, typer.Option(help="Output directory for geometry.csv and geometry.json.")],
-    components: Annotated[int, typer.Option(help="Top principal components to report.")] = 10,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over emotions (0 = none).")] = 0,
-    permutations: Annotated[int, typer.Option(help="Permutations for p-values (0 = none).")] = 0,
+    components: Annotated[int, typer.Option(help="Top principal components to report.", min=2)] = 10,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over emotions (0 = none).", min=0)] = 0,
+    permutations: Annotated[int, typer.Option(help="Permutations for p-values (0 = none).", min=0)] = 0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     readout_folds: Annotated[int, typer.Option(help="Folds of the ridge readout (0 = leave-one-out).")] = 10,
-    clusters: Annotated[int, typer.Option(help="k of k-means.")] = 10,
+    clusters: Annotated[int, typer.Option(help="k of k-means (at most the number of emotions).", min=1)] = 10,
     aliases: Annotated[Path | None, typer.Option(help="CSV emotion,term mapping emotions to norm terms.")] = None,
     norms_scale: Annotated[str | None, typer.Option(help="Scale LO,HI of a csv norm file, e.g. 1,9.")] = None,
     activations: Annotated[Path | None, typer.Option(help="The vectors' activations, for --bootstrap-stories.")] = None,
-    bootstrap_stories: Annotated[int, typer.Option(help="Bootstrap resamples of stories within emotions.")] = 0,
+    bootstrap_stories: Annotated[int, typer.Option(help="Bootstrap resamples of stories within emotions.", min=0)] = 0,
 ) -> None:
     """Measure the layer-wise geometry of emotion vectors against human valence/arousal norms."""
     from emovec.analysis.layer_geometry import analyze as run_analyze
@@ -68,20 +73,21 @@ def analyze(
 
     loaded = load_vectors(vectors)
     norm_set = load_norms(norms, scale=_parse_scale(norms_scale))
-    geometry = run_analyze(
-        loaded,
-        norm_set,
-        components=components,
-        bootstrap=bootstrap,
-        permutations=permutations,
-        seed=seed,
-        readout_folds=readout_folds,
-        n_clusters=clusters,
-        aliases=load_aliases(aliases) if aliases else None,
-        stories=activations,
-        story_bootstrap=bootstrap_stories,
-    )
-    geometry.save(out)
+    with exclusive_lock(out):  # for the whole run: a second analyze into OUT is refused at once
+        geometry = run_analyze(
+            loaded,
+            norm_set,
+            components=components,
+            bootstrap=bootstrap,
+            permutations=permutations,
+            seed=seed,
+            readout_folds=readout_folds,
+            n_clusters=clusters,
+            aliases=load_aliases(aliases) if aliases else None,
+            stories=activations,
+            story_bootstrap=bootstrap_stories,
+        )
+        geometry.save(out)
     print_geometry(geometry)
     stderr_console.print(
         f"wrote {out}/geometry.csv and geometry.json ({len(geometry.matched)} of {len(loaded.emotions)} emotions "
@@ -122,10 +128,12 @@ def compare(
     from emovec.vectors.emotion_vectors import load_vectors
 
     first, second = load_vectors(a), load_vectors(b)
-    out.mkdir(parents=True, exist_ok=True)
-    by_layer = compare_by_layer(first, second)
-    by_layer.to_csv(out / "compare.csv", index=False, float_format="%.6g")
-    cka_matrix(first, second).to_csv(out / "cka.csv", float_format="%.6g")
+    by_layer, cka = compare_by_layer(first, second), cka_matrix(first, second)
+    with exclusive_lock(out):
+        for name, table, index in (("compare.csv", by_layer, False), ("cka.csv", cka, True)):
+            partial = out / f"{name}.partial"
+            table.to_csv(partial, index=index, float_format="%.6g")
+            partial.replace(out / name)
     typer.echo(by_layer.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     stderr_console.print(f"wrote {out}/compare.csv and cka.csv")
 
@@ -137,4 +145,6 @@ def _parse_scale(text: str | None) -> tuple[float, float] | None:
         low, high = (float(part) for part in text.split(","))
     except ValueError:
         raise EmovecError(f"--norms-scale {text!r}: expected LO,HI such as 1,9") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise EmovecError(f"--norms-scale {text!r}: needs finite LO < HI such as 1,9")
     return low, high

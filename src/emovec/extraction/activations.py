@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, Field, ValidationError
 from safetensors import SafetensorError, safe_open
 
 from emovec.cache import record_mismatch
@@ -55,7 +56,7 @@ def check_files(directory: Path, manifest: dict, verify: bool = False) -> None:
     """Raise a one-line error for the first listed file that is missing, resized or changed."""
     files = manifest.get("files")
     if files is None:
-        raise EmovecError(f"{directory}: the manifest lists no files (written by an older emovec); re-run the "
+        raise EmovecError(f"{directory / MANIFEST}: lists no files (written by an older emovec); re-run the "
                           "same extract command with --overwrite")  # fmt: skip
     expected = [STORIES] + [shard_name(i) for i in range(manifest["n_shards"])]
     for name in expected:
@@ -112,9 +113,34 @@ def read_manifest(directory: str | Path) -> dict:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise EmovecError(f"{path}: unreadable manifest ({err})") from None
-    if manifest.get("format") != FORMAT:
-        raise EmovecError(f"{path}: not an emovec activations manifest (format {manifest.get('format')!r})")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise EmovecError(f"{path}: not an emovec activations manifest (format {found!r})")
+    try:
+        shape = _ManifestShape.model_validate(manifest)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise EmovecError(f"{path}: field {where!r}: {first['msg']}; re-run the extract command with "
+                          "--overwrite") from None  # fmt: skip
+    if len(shape.layers) != len(shape.relative_depths):
+        raise EmovecError(f"{path}: {len(shape.layers)} layers but {len(shape.relative_depths)} relative depths")
     return manifest
+
+
+class _ModelShape(BaseModel):
+    hidden_size: int = Field(ge=1)
+
+
+class _ManifestShape(BaseModel):
+    """The fields readers rely on; anything else in a manifest is informational."""
+
+    status: str
+    n_shards: int = Field(ge=0)
+    layers: list[int] = Field(min_length=1)
+    relative_depths: list[float]
+    model: _ModelShape
+    files: dict[str, dict] | None = None
 
 
 def _complete_manifest(directory: Path, verify: bool = False) -> dict:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from emovec.errors import EmovecError
+from emovec.errors import EmovecError, SettingError
 from emovec.models.layers import check_layer_spec
 
 DEFAULT_BATCH_SIZE = 8
@@ -46,13 +46,6 @@ class ExtractConfig(BaseModel):
         return self.model_dump(exclude={"batch_size", "max_batch_tokens", "padding_side"})
 
 
-def _check_layers(config: ExtractConfig) -> None:
-    try:
-        check_layer_spec(config.layers)
-    except EmovecError as err:
-        raise EmovecError(f"invalid extraction setting layers: {err}") from None
-
-
 def make_config(**settings) -> ExtractConfig:
     """Build an :class:`ExtractConfig`, turning validation errors into one line."""
     try:
@@ -61,8 +54,8 @@ def make_config(**settings) -> ExtractConfig:
         first = err.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
         where = ".".join(str(part) for part in first["loc"])
-        raise EmovecError(f"invalid extraction setting {where}: {message}" if where else message) from None
-    _check_layers(config)
+        raise (SettingError(where, message) if where else EmovecError(message)) from None
+    check_layer_spec(config.layers)
     return config
 
 

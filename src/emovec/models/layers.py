@@ -6,7 +6,7 @@ Layer ``0`` is the embedding output (the input of block 1); layer ``k >= 1`` is 
 
 from __future__ import annotations
 
-from emovec.errors import EmovecError
+from emovec.errors import SettingError
 
 LAYER_SPEC_HELP = "use 'all', a list of indices such as '0,8,16', or fractions of depth such as '0.66'"
 
@@ -25,7 +25,7 @@ def parse_layer_spec(spec: str | int | float | list | tuple, n_blocks: int) -> l
             return list(range(n_blocks + 1))
         items = [part.strip() for part in text.split(",")]
     if not items or any(not part for part in items):
-        raise EmovecError(f"unknown layer spec {spec!r}: {LAYER_SPEC_HELP}")
+        raise SettingError("layers", f"unknown layer spec {spec!r}: {LAYER_SPEC_HELP}")
     layers: set[int] = set()
     for part in items:
         layers.add(_parse_one(part, spec, n_blocks))
@@ -37,15 +37,15 @@ def _parse_one(part: str, spec: object, n_blocks: int) -> int:
         if "." in part:
             fraction = float(part)
             if not 0.0 <= fraction <= 1.0:
-                raise EmovecError(f"layer fraction {part} in {spec!r} is outside 0..1")
+                raise SettingError("layers", f"layer fraction {part} in {spec!r} is outside 0..1")
             return int(round(fraction * n_blocks))
         index = int(part)
     except ValueError:
-        raise EmovecError(f"unknown layer spec {spec!r}: {LAYER_SPEC_HELP}") from None
+        raise SettingError("layers", f"unknown layer spec {spec!r}: {LAYER_SPEC_HELP}") from None
     if index < 0:
         index += n_blocks + 1
     if not 0 <= index <= n_blocks:
-        raise EmovecError(f"layer {part} in {spec!r} is out of range: this model has layers 0..{n_blocks}")
+        raise SettingError("layers", f"layer {part} in {spec!r} is out of range: this model has layers 0..{n_blocks}")
     return index
 
 

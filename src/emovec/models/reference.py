@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -26,4 +27,20 @@ def model_reference_problem(name: str) -> str | None:
 
         if not isinstance(try_to_load_from_cache(name, "config.json"), str):
             return f"{name}: not in the local hub cache and HF_HUB_OFFLINE is set"
+    return None
+
+
+def local_block_count(folder: str | Path) -> int | None:
+    """Blocks of the model in a local folder, read from its config.json without torch (None: not known)."""
+    config_path = Path(folder) / "config.json"
+    if not config_path.is_file():
+        return None
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, ValueError):
+        return None
+    for section in (config, config.get("text_config") or {}):
+        for key in ("num_hidden_layers", "n_layer", "num_layers"):
+            if isinstance(section.get(key), int):
+                return section[key]
     return None

@@ -122,15 +122,17 @@ def run_study(path: str | Path, out: str | Path | None = None, dry_run: bool = F
     plan = plan_study(study, out)
     if dry_run:
         return {"out": out, "stages": describe(plan), "dry_run": True}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "study.toml").write_text(text)
-    counts = run_plan(plan, progress=progress)
+    from emovec.locks import exclusive_lock
     from emovec.study.figures import study_figures
     from emovec.study.report import write_study_report
     from emovec.study.results import write_results
 
-    write_results(plan)
-    figures = study_figures(plan)
-    (out / "figures" / "captions.json").write_text(json.dumps({p.name: c for p, c in figures}, indent=1) + "\n")
-    report = write_study_report(out, figures)
+    with exclusive_lock(out):  # one run per study directory; its stages lock their own folders too
+        (out / "study.toml").write_text(text)
+        counts = run_plan(plan, progress=progress)
+        write_results(plan)
+        figures = study_figures(plan)
+        captions = json.dumps({p.name: c for p, c in figures}, indent=1) + "\n"
+        (out / "figures" / "captions.json").write_text(captions)
+        report = write_study_report(out, figures)
     return {"out": out, "stages": describe(plan), "counts": counts, "report": report, "plan": plan}

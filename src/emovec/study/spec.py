@@ -5,6 +5,7 @@ Errors name the key and its line in the file. See ``examples/*.toml``.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from pathlib import Path
@@ -12,9 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from emovec.errors import EmovecError
-from emovec.models.layers import check_layer_spec
-from emovec.models.reference import model_reference_problem
+from emovec.errors import EmovecError, SettingError
+from emovec.models.layers import check_layer_spec, parse_layer_spec
+from emovec.models.reference import local_block_count, model_reference_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -164,8 +165,8 @@ def _check_values(study: Study, path: Path, text: str) -> None:
 
     try:
         check_layer_spec(study.settings.layers)
-    except EmovecError as err:
-        fail(["settings", "layers"], str(err))
+    except SettingError as err:
+        fail(["settings", "layers"], err.reason)
     norm_name = study.settings.norms.split(":", 1)[0]
     if norm_name not in NORM_SETS:
         fail(["settings", "norms"], f"unknown norm set {norm_name!r}")
@@ -173,11 +174,30 @@ def _check_values(study: Study, path: Path, text: str) -> None:
         fail(["settings", "norms"], f"norm set {norm_name!r} needs its scale: add norms_scale = [LO, HI]")
     if NORM_SETS[norm_name].scale is None and ":" not in study.settings.norms:
         fail(["settings", "norms"], f"norm set {norm_name!r} needs a file: norms = \"{norm_name}:PATH\"")
+    scale = study.settings.norms_scale
+    if scale is not None and not (math.isfinite(scale[0]) and math.isfinite(scale[1]) and scale[0] < scale[1]):
+        fail(["settings", "norms_scale"], f"needs finite LO < HI, got [{scale[0]}, {scale[1]}]")
+    _, _, norm_file = study.settings.norms.partition(":")
+    if norm_file and not (path.parent / norm_file).is_file():
+        fail(["settings", "norms"], f"{norm_file} not found")
     for i, model in enumerate(study.models):
         local = path.parent / model.model
         problem = None if local.exists() else model_reference_problem(model.model)
         if problem:
             fail(["models", str(i), "model"], problem)
+        n_blocks = local_block_count(local) if local.exists() else None
+        if n_blocks is not None:
+            try:
+                parse_layer_spec(study.settings.layers, n_blocks)
+            except SettingError as err:
+                fail(["settings", "layers"], f"{err.reason} (model {model.name!r})")
+        if model.device is not None:
+            from emovec.models.loading import check_device
+
+            try:
+                check_device(model.device)
+            except EmovecError as err:
+                fail(["models", str(i), "device"], str(err))
     emotions = study.settings.emotions
     if emotions not in EMOTION_SETS and not (path.parent / emotions).exists():
         fail(["settings", "emotions"], f"unknown emotion set {emotions!r} (bundled: {', '.join(EMOTION_SETS)})")

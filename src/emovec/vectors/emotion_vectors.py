@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -182,6 +183,13 @@ def load_vectors(path: str | Path, verify: bool = False) -> EmotionVectors:
         raise EmovecError(f"{directory / TENSORS}: unreadable ({err})") from None
     if "vectors" not in tensors:
         raise EmovecError(f"{directory / TENSORS}: tensor 'vectors' is missing")
+    if not isinstance(metadata, dict):
+        raise EmovecError(f"{directory / METADATA}: not an emovec vectors metadata file")
+    try:
+        check_vectors(tensors["vectors"], list(metadata.get("emotions", [])),
+                      [int(k) for k in metadata.get("layers", [])], str(directory / METADATA))  # fmt: skip
+    except (TypeError, ValueError) as err:
+        raise EmovecError(f"{directory / METADATA}: unreadable emotions or layers ({err})") from None
     return EmotionVectors(
         vectors=tensors["vectors"],
         emotions=list(metadata.get("emotions", [])),
@@ -201,7 +209,7 @@ def _load_npz(path: Path) -> EmotionVectors:
     except ValueError as err:
         raise EmovecError(f"{path}: holds Python objects (pickle), which are not loaded; store strings as a "
                           f"unicode array ({err})") from None  # fmt: skip
-    except (OSError, EOFError) as err:
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
         raise EmovecError(f"{path}: not a readable .npz file ({err})") from None
     if "vectors" in arrays:
         vectors, means = arrays["vectors"], None

@@ -22,7 +22,7 @@ import pandas as pd
 from emovec.analysis.emotion_sets import normalize_word
 from emovec.analysis.norms.parsers import Parsed
 from emovec.analysis.norms.registry import NORM_SETS, NormSet, Scale, cached_file, norms_cache_dir
-from emovec.errors import EmovecError
+from emovec.errors import EmovecError, SettingError
 from emovec.progress import stderr_console
 
 
@@ -107,7 +107,7 @@ def _check_scale(scale: Scale) -> Scale:
     except (TypeError, ValueError):
         raise EmovecError(f"a scale is two numbers (lo, hi), got {scale!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise EmovecError(f"a scale needs finite lo < hi, got {lo:g}..{hi:g}")
+        raise SettingError("norms_scale", f"a scale needs finite LO < HI, got {lo:g},{hi:g}")
     return lo, hi
 
 
@@ -158,7 +158,8 @@ def load_norms(spec: str, scale: Scale | None = None, cache_dir: Path | None = N
     entry, path = parse_spec(spec)
     if entry.scale is None:
         if scale is None:
-            raise EmovecError(f"norm set {entry.name!r} needs the scale of its ratings (lo, hi), e.g. 1,9")
+            raise SettingError("norms_scale", f"norm set {entry.name!r} needs the scale of its ratings, "
+                               "e.g. 1,9 (scale=(1, 9) in Python, norms_scale = [1, 9] in a study)")
         scale = _check_scale(scale)
     else:
         if scale is not None and _check_scale(scale) != entry.scale:
