@@ -1,0 +1,1 @@
+"""Probing: read emotion vectors off text, token by token, and detection batteries with nulls."""
