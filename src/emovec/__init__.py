@@ -43,8 +43,11 @@ _API = {
     "Norms": "emovec.analysis.norms.loading",
     "load_norms": "emovec.analysis.norms.loading",
     "match_emotions": "emovec.analysis.norms.matching",
+    "ProbeResult": "emovec.probing.probe",
+    "probe": "emovec.probing.probe",
     "run_study": "emovec.study.runner",
     "EmovecError": "emovec.errors",
+    "SettingError": "emovec.errors",
 }
 
 __all__ = sorted([*_API, "__version__"])

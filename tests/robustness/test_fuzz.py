@@ -25,7 +25,8 @@ from emovec.cli.app import main
 
 THREE, LAYERS = np.array(["calm", "sad", "angry"]), np.arange(2)
 COMPLETE = {"manifest.json", "vectors.safetensors", "metadata.json", "geometry.json", "geometry.csv",
-            "compare.csv", "cka.csv", "report.html", "results.csv"}  # fmt: skip
+            "compare.csv", "cka.csv", "report.html", "results.csv", "probe.json", "scores.parquet", "probe.html",
+            "detection.json", "detection.csv"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -393,6 +394,50 @@ CASES: list = [
                  id="compare-no-shared-emotions"),  # fmt: skip
     pytest.param(["compare", "--a", "VEC", "--b", "VEC", "--out", "OUT"], make_file("out"), ("out",),
                  id="compare-out-is-a-file"),  # fmt: skip
+    # ---- probe
+    *[pytest.param(["probe", "--model", "MODEL", "--vectors", "VEC", "--out", "OUT", "--no-progress", *extra], prepare,
+                   needles, id=f"probe-{name}") for name, extra, prepare, needles in [
+        ("no-texts", [], None, ("--text or --file",)),
+        ("text-and-file", ["--text", "a", "--file", "TMP/t.txt"], write("t.txt", "a"), ("--text or --file",)),
+        ("file-missing", ["--file", "TMP/none.jsonl"], None, ("none.jsonl",)),
+        ("file-empty", ["--file", "TMP/t.jsonl"], write("t.jsonl", "\n"), ("t.jsonl",)),
+        ("file-empty-txt", ["--file", "TMP/t.txt"], write("t.txt", "  \n"), ("t.txt",)),
+        ("file-no-column", ["--file", "TMP/t.jsonl"], write("t.jsonl", '{"body": "x"}\n'), ("t.jsonl", "'text'")),
+        ("csv-no-column", ["--file", "TMP/t.csv"], write("t.csv", "body\nx\n"), ("t.csv", "row 1", "'text'")),
+        ("file-bad-json", ["--file", "TMP/t.jsonl"], write("t.jsonl", '{"text": "a"}\n{oops\n'), ("t.jsonl", "line 2")),
+        ("file-number-text", ["--file", "TMP/t.jsonl"], write("t.jsonl", '{"text": 5}\n'), ("t.jsonl", "line 1")),
+        ("file-suffix", ["--file", "TMP/t.md"], write("t.md", "a"), ("t.md",)),
+        ("file-duplicate-id", ["--file", "TMP/t.jsonl"],
+         write("t.jsonl", '{"id": 1, "text": "a"}\n{"id": 1, "text": "b"}'), ("t.jsonl", "'1'")),
+        ("layers-fraction", ["--text", "a", "--layers", "1.5"], None, ("--layers",)),
+        ("layers-range", ["--text", "a", "--layers", "77"], None, ("--layers",)),
+        ("emotions", ["--text", "a", "--emotions", "calm,nosuch"], None, ("--emotions", "nosuch")),
+        ("positions", ["--text", "a", "--positions", "middle"], None, ("--positions",)),
+        ("score", ["--text", "a", "--score", "dot"], None, ("--score",)),
+        ("batch", ["--text", "a", "--batch-size", "0"], None, ("--batch-size",)),
+        ("max-length", ["--text", "a", "--max-length", "0"], None, ("--max-length",)),
+        ("other-model", ["--text", "a", "--model", "OTHER_MODEL"], None, ("built from",)),
+        ("reference-missing", ["--text", "a", "--reference", "TMP/none"], None, ("none",)),
+        ("vectors-damaged", ["--text", "a"], damage("VEC/vectors.safetensors", "flip"), ("vectors.safetensors",)),
+        ("out-is-a-file", ["--text", "a"], make_file("out"), ("out",)),
+    ]],  # fmt: skip
+    # ---- detect
+    *[pytest.param(["detect", "--model", "MODEL", "--vectors", "VEC", "--out", "OUT", "--no-progress", *extra],
+                   prepare, needles, id=f"detect-{name}") for name, extra, prepare, needles in [
+        ("no-target-column", ["--file", "TMP/s.jsonl"], write("s.jsonl", '{"text": "a"}\n'), ("s.jsonl", "target")),
+        ("no-known-target", ["--file", "TMP/s.jsonl", "--battery", "scenarios"],
+         write("s.jsonl", '{"text": "a", "target": "zebra"}\n{"text": "b", "target": "joy"}\n'), ("zebra",)),
+        ("templates-missing", ["--templates", "TMP/t.json"], None, ("t.json",)),
+        ("templates-not-json", ["--templates", "TMP/t.json"], write("t.json", "{"), ("t.json",)),
+        ("templates-no-slot", ["--templates", "TMP/t.json"],
+         write("t.json", '[{"id": "a", "template": "no slot", "values": [1, 2, 3]}]'), ("slot",)),
+        ("templates-no-values", ["--templates", "TMP/t.json"], write("t.json", '[{"id": "a", "template": "{X}"}]'),
+         ("t.json", "values")),
+        ("permutations", ["--permutations", "-1"], None, ("--permutations",)),
+        ("random-sets", ["--random-sets", "-1"], None, ("--random-sets",)),
+        ("positions-tokens", ["--positions", "tokens", "--battery", "scenarios"], None, ("--positions",)),
+        ("other-model", ["--model", "OTHER_MODEL"], None, ("built from",)),
+    ]],  # fmt: skip
     # ---- generate (all refused before a model loads)
     *[pytest.param(["generate", "--model", "MODEL", "--emotions", "russell28", "--out", "TMP/g.jsonl", flag, value],
                    None, (flag,), id=f"generate{flag}={value}") for flag, value in [
@@ -507,7 +552,7 @@ def test_the_table_is_large_and_names_every_command():
     assert len(CASES) >= 150
     commands = {case.values[0][0] for case in CASES}
     expected = {"extract", "layers", "vectors", "analyze", "export", "compare", "generate", "demo", "run",
-                "report", "corpus", "norms"}  # fmt: skip
+                "report", "corpus", "norms", "probe", "detect"}  # fmt: skip
     assert expected <= commands, expected - commands
 
 

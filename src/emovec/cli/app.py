@@ -12,7 +12,7 @@ import traceback
 import typer
 from rich.text import Text
 
-from emovec.cli import corpus, extract, generate, models, norms, study, vectors
+from emovec.cli import corpus, extract, generate, models, norms, probe, study, vectors
 from emovec.errors import EmovecError, SettingError
 from emovec.progress import stderr_console
 
@@ -35,6 +35,8 @@ app.command()(vectors.vectors)
 app.command()(vectors.analyze)
 app.command()(vectors.export)
 app.command()(vectors.compare)
+app.command()(probe.probe)
+app.command()(probe.detect)
 app.command()(generate.generate)
 app.command()(study.demo)
 app.command()(study.run)

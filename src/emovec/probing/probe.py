@@ -38,6 +38,7 @@ class ProbeResult:
     texts: list[str]
     formatted: list[str]
     tokens: list[list[str]]
+    pieces: list[list[str]]
     offsets: list[list[tuple[int, int]]]
     layers: list[int]
     emotions: list[str]
@@ -71,6 +72,26 @@ class ProbeResult:
             meta.insert(len(meta.columns), "layer", layer)
             frames.append(pd.concat([meta, table], axis=1))
         return pd.concat(frames, ignore_index=True)
+
+    def save(self, out: str | Path, emotion: str | None = None) -> Path:
+        """Write ``scores.parquet``, ``probe.html`` and ``probe.json`` (written last: the run is complete)."""
+        from emovec.cache import write_json_atomic
+        from emovec.locks import exclusive_lock
+        from emovec.probing.page import probe_page
+
+        out = Path(out)
+        with exclusive_lock(out):
+            (out / "probe.json").unlink(missing_ok=True)
+            partial = out / "scores.parquet.partial"
+            self.to_frame().to_parquet(partial, index=False)
+            partial.replace(out / "scores.parquet")
+            (out / "probe.html.partial").write_text(probe_page(self, emotion), encoding="utf-8")
+            (out / "probe.html.partial").replace(out / "probe.html")
+            write_json_atomic(out / "probe.json", {
+                "ids": self.ids, "layers": self.layers, "emotions": self.emotions, "positions": self.positions,
+                "score": self.score, "settings": self.settings, "formatted": self.formatted,
+            })  # fmt: skip
+        return out
 
     def top(self, layer: int, k: int = 5) -> list[list[tuple[str, float]]]:
         """The top ``k`` emotions of each text (pooled positions) at ``layer``."""
@@ -146,7 +167,8 @@ def probe(
         else:
             scores[layer] = _final(raw.dots[k], raw.norms[k], score)
     return ProbeResult(
-        ids=ids, texts=texts, formatted=prepared.formatted, tokens=prepared.tokens, offsets=prepared.offsets,
+        ids=ids, texts=texts, formatted=prepared.formatted, tokens=prepared.tokens, pieces=prepared.pieces,
+        offsets=prepared.offsets,
         layers=wanted, emotions=list(chosen.emotions), positions=positions, score=score, scores=scores,
         settings={"model": model.name, "vectors_model": chosen.metadata.get("model"), "text_format": text_format,
                   "chat_role": chat_role, "reference": str(reference) if reference else "grand_mean",

@@ -25,6 +25,7 @@ class ProbeTexts:
     ids: list[list[int]]
     formatted: list[str]
     tokens: list[list[str]]
+    pieces: list[list[str]]  # each token decoded on its own, for display
     offsets: list[list[tuple[int, int]]]
     special: list[np.ndarray]  # [T_i] bool: the token is one of the tokenizer's special tokens
     truncated: np.ndarray  # [n] bool
@@ -67,7 +68,7 @@ def prepare_texts(
     encoded = tokenizer(formatted, add_special_tokens=special, truncation=False, verbose=False,
                         return_offsets_mapping=getattr(tokenizer, "is_fast", False))  # fmt: skip
     specials = set(getattr(tokenizer, "all_special_ids", []) or [])
-    ids, tokens, offsets, flags, truncated = [], [], [], [], []
+    ids, tokens, pieces, offsets, flags, truncated = [], [], [], [], [], []
     for i, row in enumerate(encoded["input_ids"]):
         row = list(row)
         spans = list(encoded["offset_mapping"][i]) if "offset_mapping" in encoded else [(0, 0)] * len(row)
@@ -79,7 +80,8 @@ def prepare_texts(
         truncated.append(len(row) < len(encoded["input_ids"][i]))
         ids.append(row)
         tokens.append(tokenizer.convert_ids_to_tokens(row))
+        pieces.append([tokenizer.decode([t]) for t in row])
         offsets.append([(int(a), int(b)) for a, b in spans])
         flags.append(np.array([t in specials for t in row], dtype=bool))
-    return ProbeTexts(ids=ids, formatted=formatted, tokens=tokens, offsets=offsets, special=flags,
+    return ProbeTexts(ids=ids, formatted=formatted, tokens=tokens, pieces=pieces, offsets=offsets, special=flags,
                       truncated=np.array(truncated, dtype=bool))  # fmt: skip

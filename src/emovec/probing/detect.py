@@ -1,0 +1,83 @@
+"""``detect``: run the scenario battery (bundled or a user file of text and target) and intensity templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emovec.errors import EmovecError, SettingError
+from emovec.models.loaded import LoadedModel
+from emovec.probing.battery import (
+    BatteryResult,
+    fill_template,
+    intensity_table,
+    score_battery,
+    with_random_directions,
+)
+from emovec.probing.probe import probe
+from emovec.vectors.emotion_vectors import EmotionVectors, load_vectors
+
+
+def _model(model, device, dtype) -> LoadedModel:
+    if isinstance(model, LoadedModel):
+        return model
+    from emovec.models.loading import load_model
+
+    return load_model(model, device=device, dtype=dtype)
+
+
+def detect_scenarios(
+    model: LoadedModel | str | Path, vectors: EmotionVectors | str | Path, texts: pd.DataFrame, *,
+    layers: str | list[int] = "all", positions: str = "reply-start", text_format: str = "chat",
+    chat_role: str = "user", score: str = "cosine", permutations: int = 1000, random_sets: int = 100, seed: int = 0,
+    batch_size: int = 8, device: str | None = None, dtype: str = "float32", progress: bool = True,
+) -> BatteryResult:  # fmt: skip
+    """Scores of ``texts`` (columns id, target, text) and their top-k accuracy with both nulls, per layer."""
+    chosen = vectors if isinstance(vectors, EmotionVectors) else load_vectors(vectors)
+    loaded = _model(model, device, dtype)
+    if positions == "tokens":
+        raise SettingError("positions", "tokens gives no single score per text; use reply-start, last or mean")
+    augmented = with_random_directions(chosen, random_sets, seed)
+    result = probe(loaded, augmented, texts["text"].tolist(), ids=texts["id"].tolist(), layers=_layers(layers,
+                   chosen), text_format=text_format, chat_role=chat_role, positions=positions, score=score,
+                   batch_size=batch_size, progress=progress)  # fmt: skip
+    battery = score_battery(result.scores, result.emotions, texts[["id", "target", "text"]],
+                            permutations=permutations, seed=seed)  # fmt: skip
+    battery.settings.update(positions=positions, text_format=text_format, chat_role=chat_role, score=score,
+                            model=loaded.name, vectors_model=chosen.metadata.get("model"))  # fmt: skip
+    return battery
+
+
+def detect_intensity(
+    model: LoadedModel | str | Path, vectors: EmotionVectors | str | Path, templates: list[dict], *,
+    layers: str | list[int] = "all", positions: str = "reply-start", text_format: str = "chat",
+    chat_role: str = "user", score: str = "cosine", batch_size: int = 8, device: str | None = None,
+    dtype: str = "float32", progress: bool = True,
+) -> tuple[pd.DataFrame, dict[str, dict[int, np.ndarray]], list[str]]:  # fmt: skip
+    """Per template, layer and expected emotion: Spearman rho of its score with the slot's value."""
+    chosen = vectors if isinstance(vectors, EmotionVectors) else load_vectors(vectors)
+    loaded = _model(model, device, dtype)
+    usable = [t for t in templates if any(e in chosen.emotions for e in [*t.get("rises", []), *t.get("falls", [])])]
+    if not usable:
+        raise EmovecError("no template names an emotion the vectors have")
+    sentences = [s for t in usable for s in fill_template(t)]
+    ids = [f"{t['id']}:{v}" for t in usable for v in t["values"]]
+    result = probe(loaded, chosen, sentences, ids=ids, layers=_layers(layers, chosen), text_format=text_format,
+                   chat_role=chat_role, positions=positions, score=score, batch_size=batch_size,
+                   progress=progress)  # fmt: skip
+    tables, per_template, start = [], {}, 0
+    for template in usable:
+        stop = start + len(template["values"])
+        scores = {layer: np.asarray(result.scores[layer])[start:stop] for layer in result.layers}
+        per_template[template["id"]] = scores
+        tables.append(intensity_table(template, scores, result.emotions))
+        start = stop
+    return pd.concat(tables, ignore_index=True), per_template, result.emotions
+
+
+def _layers(spec, vectors: EmotionVectors):
+    if isinstance(spec, str) and spec.strip().lower() == "all":
+        return list(vectors.layers)
+    return spec
