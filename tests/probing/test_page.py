@@ -57,4 +57,4 @@ def test_probe_page_colours_tokens_in_headless_chromium(tiny_model_dir, tmp_path
     clip = np.percentile(np.abs(np.concatenate(result.scores[1])[:, 2]), 98)
     np.testing.assert_allclose(alphas, np.minimum(1, np.abs(last[:, 2]) / clip), atol=1 / 255)  # 8-bit alpha
     assert all(title.count("\n") == 5 for _, title in spans)  # the score, then the top 5 on hover
-    assert "<b>bold</b>" not in dom and "    assert "&lt;b&gt;bold&lt;/b&gt;" in dom  # escaped, not renderedlt;" in dom  # user markup stays text
+    assert "<b>bold</b>" not in dom and "&lt;" in dom  # user markup stays text
