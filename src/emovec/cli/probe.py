@@ -82,6 +82,7 @@ class Battery(str, Enum):
     scenarios = "scenarios"
     templates = "templates"
     all = "all"
+    labelled = "labelled"
 
 
 def detect(
@@ -94,6 +95,12 @@ def detect(
     text_column: Annotated[str, typer.Option(help="Column of --file holding the text.")] = "text",
     target_column: Annotated[str, typer.Option(help="Column of --file holding the target emotion.")] = "target",
     templates: Annotated[Path | None, typer.Option(help="Intensity templates JSON (default: bundled).")] = None,
+    label_column: Annotated[str | None, typer.Option(help="labelled: column of --file holding a label.")] = None,
+    label_map: Annotated[Path | None, typer.Option(help="labelled: CSV label,emotion mapping labels to vectors.")] = (
+        None
+    ),
+    ratings: Annotated[str | None, typer.Option(help="labelled: rating columns, e.g. valence,arousal.")] = None,
+    norms: Annotated[str, typer.Option(help="labelled: norms that define the valence/arousal axes.")] = "russell1980",
     layers: Annotated[str, typer.Option(help="'all' (every vector layer), '12,20' or '0.66'.")] = "all",
     positions: Annotated[Positions, typer.Option(help="Where each text is read.")] = Positions.reply_start,
     text_format: Annotated[TextFormat, typer.Option(help="chat (needed for reply-start) or raw.")] = TextFormat.chat,
@@ -114,6 +121,10 @@ def detect(
     from emovec.report.detection import best_layer, write_detection
     from emovec.vectors.emotion_vectors import load_vectors
 
+    if battery == Battery.labelled:
+        _labelled(model, vectors, out, file, text_column, label_column, label_map, ratings, norms, layers, positions,
+                  text_format, permutations, seed, batch_size, dtype, device, progress)  # fmt: skip
+        return
     if file is not None:
         table = read_table(file, text_column)
         if target_column not in table:
@@ -143,3 +154,44 @@ def detect(
                    f"{mean.max():+.2f} at layer {int(mean.idxmax())} (+1: every expected emotion moves as expected)")
     write_detection(out, result, intensity, per_template, chosen_templates, emotions)
     stderr_console.print(f"wrote {out}: detection.json, figures/")
+
+
+def _labelled(model, vectors, out, file, text_column, label_column, label_map, ratings, norms, layers, positions,
+              text_format, permutations, seed, batch_size, dtype, device, progress) -> None:  # fmt: skip
+    from emovec.analysis.norms.loading import load_norms
+    from emovec.models.loading import load_model
+    from emovec.probing.inputs import read_table
+    from emovec.probing.labelled import evaluate_labels, evaluate_ratings, read_label_map
+    from emovec.report.detection import write_detection
+    from emovec.vectors.emotion_vectors import load_vectors
+
+    if file is None or (label_column is None and ratings is None):
+        raise EmovecError("--battery labelled needs --file and --label-column or --ratings")
+    table = read_table(file, text_column)
+    if label_column is not None and label_column not in table:
+        raise EmovecError(f"{file}: no column {label_column!r} (--label-column)")
+    loaded_vectors = load_vectors(vectors)
+    mapping = read_label_map(label_map, loaded_vectors.emotions) if label_map else None
+    norm_set = load_norms(norms) if ratings else None
+    loaded = load_model(model, device=device, dtype=dtype.value)
+    pos = positions.value if positions != Positions.reply_start or text_format == TextFormat.chat else "mean"
+    common = dict(layers=layers, positions=pos, text_format=text_format.value, permutations=permutations, seed=seed,
+                  batch_size=batch_size, progress=progress)  # fmt: skip
+    tables, notes = {}, {}
+    if label_column is not None:
+        labels, unmapped = evaluate_labels(loaded, loaded_vectors, table, label_column, mapping, **common)
+        tables["labels"], notes["unmapped_labels"] = labels, unmapped
+        best = labels.loc[labels["top1"].idxmax()]
+        typer.echo(f"labels: {int(best['n'])} texts, {int(best['n_labels'])} labels; best layer {int(best['layer'])}: "
+                   f"top-1 {best['top1']:.2f}, top-3 {best['top3']:.2f}, macro-F1 {best['macro_f1']:.2f}")  # fmt: skip
+        if unmapped:
+            typer.echo(f"unmapped labels (left out): {', '.join(unmapped)}")
+    if ratings is not None:
+        columns = [c.strip() for c in ratings.split(",") if c.strip()]
+        rated = evaluate_ratings(loaded, loaded_vectors, norm_set, table, columns, **common)
+        tables["ratings"] = rated
+        for (dim, axis), group in rated.groupby(["rating", "axis"]):
+            best = group.loc[group["spearman"].idxmax()]
+            typer.echo(f"{dim} ({axis} axis): best Spearman {best['spearman']:+.2f} at layer {int(best['layer'])}")
+    write_detection(out, None, tables=tables, notes=notes)
+    stderr_console.print(f"wrote {out}: {', '.join(f'{n}.csv' for n in tables)}, detection.json")

@@ -19,10 +19,12 @@ def best_layer(table: pd.DataFrame) -> int:
 
 def write_detection(out: str | Path, battery: BatteryResult | None, intensity: pd.DataFrame | None = None,
                     per_template: dict | None = None, templates: list[dict] | None = None,
-                    emotions: list[str] | None = None) -> Path:  # fmt: skip
+                    emotions: list[str] | None = None, tables: dict[str, pd.DataFrame] | None = None,
+                    notes: dict | None = None) -> Path:  # fmt: skip
     out = Path(out)
     with exclusive_lock(out):
         (out / "detection.json").unlink(missing_ok=True)
+        (out / "figures").mkdir(parents=True, exist_ok=True)
         document: dict = {}
         if battery is not None:
             layer = best_layer(battery.table)
@@ -44,6 +46,10 @@ def write_detection(out: str | Path, battery: BatteryResult | None, intensity: p
             plot_intensity(per_template, templates, emotions, layer, out / "figures" / "intensity.png")
             document["intensity"] = {"best_layer": layer, "mean_signed_spearman": {int(k): float(v) for k, v in
                                                                                    mean.items()}}  # fmt: skip
+        for name, table in (tables or {}).items():  # labels.csv, ratings.csv
+            _csv(table, out / f"{name}.csv")
+            document[name] = table.to_dict(orient="records")
+        document.update(notes or {})
         write_json_atomic(out / "detection.json", document)
     return out
 
