@@ -114,3 +114,24 @@ emotions.</p>
 <script>{_SCRIPT}</script>
 </body></html>
 """
+
+
+def token_heatmap_html(result, layer: int, emotion: str) -> str:
+    """Static HTML of each text's tokens coloured by ``emotion`` at ``layer`` (for reports; no script)."""
+    j = result.emotions.index(emotion)
+    values = result.scores[layer]
+    flat = np.concatenate(values)[:, j] if values else np.zeros(1)
+    clip = float(np.percentile(np.abs(flat), CLIP_PERCENTILE)) or 1.0
+    blocks = []
+    for text_id, pieces, scores in zip(result.ids, result.pieces, values):
+        spans = []
+        for piece, row in zip(pieces, scores):
+            t = max(-1.0, min(1.0, float(row[j]) / clip))
+            colour = f"rgba(214,39,40,{abs(t):.3f})" if t >= 0 else f"rgba(31,119,180,{abs(t):.3f})"
+            top = ", ".join(f"{result.emotions[k]} {row[k]:.2f}" for k in np.argsort(-row)[:5])
+            spans.append(f'<span style="background:{colour}" title="{html.escape(top)}">{html.escape(piece)}</span>')
+        blocks.append(f"<p><b>{html.escape(str(text_id))}</b><br><span style='white-space:pre-wrap;"
+                      f"font-family:monospace'>{''.join(spans)}</span></p>")  # fmt: skip
+    return (f"<p>Tokens coloured by <b>{html.escape(emotion)}</b> at layer {layer} (red above 0, blue below; "
+            f"clipped at {clip:.3g}, the {CLIP_PERCENTILE}th percentile of |score|); hover for the top 5.</p>"
+            + "".join(blocks))  # fmt: skip

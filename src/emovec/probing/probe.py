@@ -89,7 +89,8 @@ class ProbeResult:
             (out / "probe.html.partial").replace(out / "probe.html")
             write_json_atomic(out / "probe.json", {
                 "ids": self.ids, "layers": self.layers, "emotions": self.emotions, "positions": self.positions,
-                "score": self.score, "settings": self.settings, "formatted": self.formatted,
+                "score": self.score, "settings": self.settings, "formatted": self.formatted, "texts": self.texts,
+                "pieces": self.pieces,
             })  # fmt: skip
         return out
 
@@ -98,6 +99,33 @@ class ProbeResult:
         values = np.asarray(self.scores[layer])
         order = np.argsort(-values, axis=1)[:, :k]
         return [[(self.emotions[j], float(values[i, j])) for j in row] for i, row in enumerate(order)]
+
+
+def load_probe(directory: str | Path) -> ProbeResult:
+    """Read a probe written by :meth:`ProbeResult.save` (``probe.json`` marks it complete)."""
+    import json
+
+    directory = Path(directory)
+    if not (directory / "probe.json").exists():
+        raise EmovecError(f"{directory}: no probe.json (not a probe directory, or an interrupted write)")
+    meta = json.loads((directory / "probe.json").read_text())
+    frame = pd.read_parquet(directory / "scores.parquet")
+    emotions = meta["emotions"]
+    scores: dict[int, object] = {}
+    for layer in meta["layers"]:
+        part = frame[frame["layer"] == layer]
+        if meta["positions"] == "tokens":
+            scores[layer] = [part[part["text_id"] == i][emotions].to_numpy(np.float32) for i in meta["ids"]]
+        else:
+            scores[layer] = part[emotions].to_numpy(np.float32)
+    first = frame[frame["layer"] == meta["layers"][0]]
+    tokens = [first[first["text_id"] == i]["token"].tolist() for i in meta["ids"]] if "token" in first else []
+    offsets = ([list(zip(first[first["text_id"] == i]["start"], first[first["text_id"] == i]["end"]))
+                for i in meta["ids"]] if "start" in first else [])  # fmt: skip
+    return ProbeResult(ids=meta["ids"], texts=meta["texts"], formatted=meta["formatted"], tokens=tokens,
+                       pieces=meta["pieces"], offsets=offsets, layers=meta["layers"], emotions=emotions,
+                       positions=meta["positions"], score=meta["score"], scores=scores,
+                       settings=meta["settings"])  # fmt: skip
 
 
 def probe(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -226,8 +227,37 @@ def study_figures(plan: Plan) -> list[tuple[Path, str]]:
     if cka is not None:
         figures.append((cka, "Linear CKA between the emotion-vector geometry of every layer of one model and every "
                              "layer of the other (1 = the same geometry up to rotation and scale)."))  # fmt: skip
+    figures.extend(detection_figures(plan, folder))
     rsa = rsa_curves(plan, folder / "rsa_by_layer")
     if rsa is not None:
         figures.append((rsa, "Representational similarity between conditions at each depth (corpus vs corpus "
                              "within a model; model vs model by relative depth)."))  # fmt: skip
     return figures
+
+
+def detection_figures(plan: Plan, folder: Path) -> list[tuple[Path, str]]:
+    """The detect stages' figures, copied under ``figures/`` with captions that state the accuracy and its nulls."""
+    import shutil
+
+    out = []
+    for stage in (st for st in plan.stages if st.kind == "detect"):
+        source = stage.directory / "figures"
+        result = json.loads((stage.directory / "detection.json").read_text()).get("scenarios")
+        name = stage.label.replace("__", " on ")
+        if result and (source / "detection_matrix.png").exists():
+            row = next(r for r in result["layers"] if r["layer"] == result["best_layer"])
+            stats = (f"top-1 {row['top1']:.2f} (chance {row['chance_top1']:.2f}"
+                     + (f", random directions {row['top1_random_mean']:.2f}" if "top1_random_mean" in row else "")
+                     + (f", permutation p {row['top1_p_perm']:.3g}" if "top1_p_perm" in row else "")
+                     + f"), top-3 {row['top3']:.2f}, over {row['n']} scenarios")  # fmt: skip
+            for figure, caption in (
+                ("detection_matrix", f"Scenario battery, {name}, layer {result['best_layer']}: each bundled "
+                 f"scenario's centred cosine with every emotion vector at the reply-start token; rows by target, "
+                 f"the target's cell boxed. {stats}."),
+                ("detection_accuracy", f"Scenario battery, {name}: top-1 and top-3 accuracy by layer, with "
+                 "chance (dotted) and random directions of the vectors' norms (dashed)."),
+            ):  # fmt: skip
+                target = folder / f"{figure}__{stage.label}.png"
+                shutil.copyfile(source / f"{figure}.png", target)
+                out.append((target, caption))
+    return out

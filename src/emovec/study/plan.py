@@ -18,7 +18,15 @@ from emovec.analysis.layer_geometry import METHOD_VERSION
 from emovec.corpus.reader import read_corpus
 from emovec.models.identity import model_identity
 from emovec.study.spec import ModelSpec, Study
-from emovec.study.stages import analyze_stage, extract_stage, generate_stage, source_corpus_stage, vectors_stage
+from emovec.study.stages import (
+    DETECT_VERSION,
+    analyze_stage,
+    detect_stage,
+    extract_stage,
+    generate_stage,
+    source_corpus_stage,
+    vectors_stage,
+)
 
 STAGE_FILE = "stage.json"
 
@@ -139,6 +147,11 @@ def plan_study(study: Study, out: Path) -> Plan:
                                                                         "readout_folds", "seed"})},
                              out, analyze_stage(s))  # fmt: skip
             stages.append(analysis)
+            probing = study.probing
+            if probing is not None and (probing.models is None or model.name in probing.models):
+                stages.append(Stage("detect", label, {"vectors": vectors.digest, "method": DETECT_VERSION,
+                                                      "seed": s.seed, **probing.model_dump()},
+                                    out, detect_stage(probing, s), model=model.name))  # fmt: skip
             conditions.append((model.name, corpus.name))
     plan = Plan(study, out, stages, corpora, conditions)
     _wire(plan, neutrals)

@@ -6,6 +6,7 @@ import html
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from emovec.errors import EmovecError
@@ -88,6 +89,7 @@ def write_study_report(directory: str | Path, figures: list[tuple[Path, str]] | 
     for path in comparisons:
         tables.append((f"Comparison {path.stem.replace('__', ': ').replace('_vs_', ' vs ')}",
                        table_html(pd.read_csv(path))))  # fmt: skip
+    tables.extend(_probing_sections(directory))
     study_text = (directory / "study.toml").read_text() if (directory / "study.toml").exists() else ""
     provenance = json.loads((directory / "provenance.json").read_text())
     folded = [("Study file", f"<pre>{html.escape(study_text)}</pre>")]
@@ -102,3 +104,26 @@ def write_study_report(directory: str | Path, figures: list[tuple[Path, str]] | 
     return write_report(directory / "report.html", title=f"emovec study: {name}", intro=intro, figures=figures,
                         tables=tables, provenance=provenance, summary=summary_html(results, layer_tables, directory),
                         folded=folded)  # fmt: skip
+
+
+def _probing_sections(directory: Path) -> list[tuple[str, str]]:
+    """Per detect stage: the battery's accuracy by layer and a token heatmap of the study's passages."""
+    from emovec.probing.page import token_heatmap_html
+    from emovec.probing.probe import load_probe
+
+    sections = []
+    for stage in sorted((directory / "stages" / "detect").glob("*")):
+        label = stage.name.rsplit("-", 1)[0]
+        if (stage / "detection.csv").exists():
+            table = pd.read_csv(stage / "detection.csv")
+            columns = [c for c in ("layer", "n", "top1", "chance_top1", "top1_random_mean", "top1_p_perm",
+                                   "top1_p_random", "top3", "chance_top3") if c in table]  # fmt: skip
+            sections.append((f"Scenario battery: {label.replace('__', ' on ')}", table_html(table[columns])))
+        if (stage / "probe" / "probe.json").exists():
+            result = load_probe(stage / "probe")
+            layer = result.layers[0]
+            flat = np.concatenate(result.scores[layer]).mean(axis=0)
+            emotion = result.emotions[int(np.argmax(flat))]
+            heatmap = token_heatmap_html(result, layer, emotion)
+            sections.append((f"Token heatmap: {label.replace('__', ' on ')}", heatmap))
+    return sections

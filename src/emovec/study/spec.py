@@ -89,6 +89,16 @@ class Settings(_Strict):
     scatter_layer: float | None = Field(None, ge=0, le=1)  # relative depth for PCA scatter (default: peak)
 
 
+class ProbingSpec(_Strict):
+    """Detection batteries and token heatmaps run on each condition's vectors (``[probing]`` in a study)."""
+
+    models: list[str] | None = None  # default: every model
+    batteries: list[Literal["scenarios", "templates"]] = ["scenarios"]
+    passages: list[str] = []  # shown token by token in the report
+    permutations: int = Field(1000, ge=0)
+    random_sets: int = Field(100, ge=0)
+
+
 class Study(_Strict):
     name: str
     out: str | None = None
@@ -96,6 +106,7 @@ class Study(_Strict):
     models: list[ModelSpec] = Field(min_length=1)
     corpora: list[CorpusSpec] = Field(min_length=1)
     references: list[Reference] = []
+    probing: ProbingSpec | None = None
 
     @model_validator(mode="after")
     def _names(self) -> Study:
@@ -110,6 +121,9 @@ class Study(_Strict):
         for i, corpus in enumerate(self.corpora):
             if corpus.generated_by is not None and corpus.generated_by not in models:
                 raise _KeyError(f"corpora.{i}.generated_by", f"no model named {corpus.generated_by!r}")
+        for i, name in enumerate((self.probing.models or []) if self.probing else []):
+            if name not in models:
+                raise _KeyError(f"probing.models.{i}", f"no model named {name!r}")
         return self
 
     def model(self, name: str) -> ModelSpec:

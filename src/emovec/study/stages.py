@@ -104,3 +104,42 @@ def analyze_stage(s):
         stage.finish(summary=geometry.summary, matched=len(geometry.matched), unmatched=geometry.unmatched)
 
     return run
+
+
+DETECT_VERSION = 1  # bump when what the detect stage computes changes
+
+
+def detect_stage(probing, s):
+    """Detection batteries on the condition's vectors and, for the report, a token probe of the passages."""
+
+    def run(stage: Stage) -> None:
+        from emovec.probing.battery import bundled_scenarios, bundled_templates
+        from emovec.probing.detect import detect_intensity, detect_scenarios
+        from emovec.probing.probe import probe
+        from emovec.report.detection import best_layer, write_detection
+        from emovec.vectors.emotion_vectors import load_vectors
+
+        plan: Plan = stage.plan  # type: ignore[attr-defined]
+        vectors = load_vectors(plan.find("vectors", stage.label).directory)
+        loaded = stage.loaded_model  # type: ignore[attr-defined]
+        battery = intensity = per_template = emotions = None
+        templates = bundled_templates()
+        if "scenarios" in probing.batteries:
+            battery = detect_scenarios(loaded, vectors, bundled_scenarios(), permutations=probing.permutations,
+                                       random_sets=probing.random_sets, seed=s.seed, progress=stage.progress)  # type: ignore[attr-defined]
+        if "templates" in probing.batteries:
+            intensity, per_template, emotions = detect_intensity(loaded, vectors, templates,
+                                                                 progress=stage.progress)  # type: ignore[attr-defined]
+        write_detection(stage.directory, battery, intensity, per_template, templates, emotions)
+        summary: dict = {}
+        if battery is not None:
+            layer = best_layer(battery.table)
+            row = battery.table.set_index("layer").loc[layer]
+            summary = {"layer": layer, **{k: float(v) for k, v in row.items()}}
+        if probing.passages:
+            layer = summary.get("layer", vectors.layers[round(0.66 * (len(vectors.layers) - 1))])
+            probe(loaded, vectors, probing.passages, layers=[int(layer)],
+                  progress=False).save(stage.directory / "probe")  # fmt: skip
+        stage.finish(scenarios=summary)
+
+    return run
