@@ -10,6 +10,7 @@ from conftest import STORY_TEXTS
 import emovec
 from emovec.errors import EmovecError
 from emovec.models.loading import load_model
+from emovec.models.tiny import ARCHITECTURES
 from emovec.probing.probe import probe
 from emovec.probing.texts import generation_prompt, prepare_texts
 
@@ -124,3 +125,24 @@ def test_vectors_of_another_model_or_layer_are_refused(tiny_model_dir):
     few = random_vectors(loaded).select(layers=[0, 1])
     with pytest.raises(EmovecError, match="not among the vectors' layers"):
         probe(loaded, few, "text", layers=[3], progress=False)
+
+
+@pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a != "bert"])
+def test_reply_start_for_every_chat_template_in_the_matrix(tiny_model_dir, arch):
+    """The read position is the last token of the template's rendering with the generation prompt, and the
+    tokens after the user's text are exactly the template's tail (the generation prompt among them)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir(arch))
+    if not getattr(tokenizer, "chat_template", None):
+        pytest.skip(f"{arch}: no chat template")
+    prompt = generation_prompt(tokenizer)
+    prepared = prepare_texts(tokenizer, ["The letter arrived."], positions="reply-start")
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": "The letter arrived."}], tokenize=True,
+                                             add_generation_prompt=True)  # fmt: skip
+    rendered = rendered["input_ids"] if hasattr(rendered, "keys") else rendered  # BatchEncoding in transformers 5
+    assert prepared.ids[0] == list(rendered)
+    assert prepared.formatted[0].endswith(prompt)
+    without = tokenizer.apply_chat_template([{"role": "user", "content": "The letter arrived."}], tokenize=False,
+                                            add_generation_prompt=False)  # fmt: skip
+    assert len(tokenizer(without, add_special_tokens=False)["input_ids"]) < len(prepared.ids[0])
