@@ -14,6 +14,7 @@ expected direction.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -138,7 +139,9 @@ def intensity_table(template: dict, scores: dict[int, np.ndarray], emotions: lis
                 continue
             j = emotions.index(emotion)
             for layer, matrix in scores.items():
-                rho = stats.spearmanr(values, np.asarray(matrix)[:, j]).statistic
+                with warnings.catch_warnings():  # a constant score (e.g. a tiny model) has no rho: NaN
+                    warnings.simplefilter("ignore", stats.ConstantInputWarning)
+                    rho = stats.spearmanr(values, np.asarray(matrix)[:, j]).statistic
                 rows.append({"template": template["id"], "emotion": emotion, "expected": direction, "layer": layer,
                              "spearman": rho, "signed_spearman": sign * rho})  # fmt: skip
     return pd.DataFrame(rows)

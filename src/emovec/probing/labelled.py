@@ -11,6 +11,7 @@ permutation p (ratings shuffled over texts).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -106,21 +107,30 @@ def evaluate_ratings(model, vectors: EmotionVectors, norms: Norms, texts: pd.Dat
     resamples = rng.integers(0, n, size=(bootstrap, n))
     orders = np.array([rng.permutation(n) for _ in range(permutations)])
     rows = []
-    for layer in result.layers:
-        scores = np.asarray(result.scores[layer], dtype=np.float64)
-        for j, name in enumerate(names):
-            dim, _, axis = name.partition("_")
-            y, x = ratings[dim], scores[:, j]
-            rho = stats.spearmanr(x, y).statistic
-            row = {"layer": layer, "rating": dim, "axis": axis, "n": n, "spearman": rho}
-            if bootstrap:
-                boot = [stats.spearmanr(x[r], y[r]).statistic for r in resamples]
-                row["ci_low"], row["ci_high"] = np.nanpercentile(boot, [2.5, 97.5])
-            if permutations:
-                null = np.array([stats.spearmanr(x, y[o]).statistic for o in orders])
-                row["p_perm"] = (1 + (null >= rho).sum()) / (1 + permutations)
-            rows.append(row)
+    with warnings.catch_warnings():  # a resample of few texts can be constant: its rho is NaN and left out
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        for layer in result.layers:
+            rows.extend(_rating_rows(layer, np.asarray(result.scores[layer], dtype=np.float64), names, ratings,
+                                     resamples, orders, n, bootstrap, permutations))  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _rating_rows(layer, scores, names, ratings, resamples, orders, n, bootstrap, permutations) -> list[dict]:
+    """One row per axis of one layer: rho, its bootstrap CI over texts and a permutation p."""
+    rows = []
+    for j, name in enumerate(names):
+        dim, _, axis = name.partition("_")
+        y, x = ratings[dim], scores[:, j]
+        rho = stats.spearmanr(x, y).statistic
+        row = {"layer": layer, "rating": dim, "axis": axis, "n": n, "spearman": rho}
+        if bootstrap:
+            boot = [stats.spearmanr(x[r], y[r]).statistic for r in resamples]
+            row["ci_low"], row["ci_high"] = np.nanpercentile(boot, [2.5, 97.5])
+        if permutations:
+            null = np.array([stats.spearmanr(x, y[o]).statistic for o in orders])
+            row["p_perm"] = (1 + (null >= rho).sum()) / (1 + permutations)
+        rows.append(row)
+    return rows
 
 
 def _all(layers, vectors: EmotionVectors):
