@@ -146,3 +146,23 @@ def test_reply_start_for_every_chat_template_in_the_matrix(tiny_model_dir, arch)
     without = tokenizer.apply_chat_template([{"role": "user", "content": "The letter arrived."}], tokenize=False,
                                             add_generation_prompt=False)  # fmt: skip
     assert len(tokenizer(without, add_special_tokens=False)["input_ids"]) < len(prepared.ids[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("padding_side", ["left", "right"])
+def test_scores_on_the_bundled_smollm2_equal_each_text_alone(bundled_llm, padding_side):
+    loaded = bundled_llm("smollm2-135m-instruct")
+    vectors = random_vectors(loaded, n_emotions=4, seed=1)
+    texts = STORY_TEXTS[:3]
+    layers = [5, 20]
+    for positions in ("tokens", "reply-start"):
+        fmt = {"text_format": "chat"} if positions == "reply-start" else {}
+        got = probe(loaded, vectors, texts, layers=layers, positions=positions, batch_size=3,
+                    padding_side=padding_side, progress=False, **fmt)  # fmt: skip
+        want = expected_scores(loaded, vectors, texts, positions, "cosine", layers)
+        for layer in layers:
+            if positions == "tokens":
+                for g, w in zip(got.scores[layer], want[layer]):
+                    np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+            else:
+                np.testing.assert_allclose(got.scores[layer], np.stack(want[layer]), rtol=1e-5, atol=1e-5)
