@@ -166,3 +166,21 @@ def test_scores_on_the_bundled_smollm2_equal_each_text_alone(bundled_llm, paddin
                     np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
             else:
                 np.testing.assert_allclose(got.scores[layer], np.stack(want[layer]), rtol=1e-5, atol=1e-5)
+
+
+def test_reference_texts_centres_on_the_probed_texts_own_mean(tiny_model_dir):
+    loaded = load_model(tiny_model_dir("qwen2"))
+    vectors = random_vectors(loaded)
+    texts = STORY_TEXTS[:4]
+    layers = [1, 3]
+    got = probe(loaded, vectors, texts, layers=layers, positions="reply-start", reference="texts", batch_size=3,
+                padding_side="left", progress=False)  # fmt: skip
+    prepared = prepare_texts(loaded.tokenizer, texts, positions="reply-start")
+    reads = np.stack([np.stack([hidden_states_alone(loaded, ids)[k][-1] for k in layers]) for ids in prepared.ids])
+    for j, layer in enumerate(layers):
+        c = reads[:, j] - reads[:, j].mean(axis=0)
+        v = vectors.vectors[:, vectors.layers.index(layer)].astype(np.float64)
+        want = (c @ (v / np.linalg.norm(v, axis=1, keepdims=True)).T) / np.linalg.norm(c, axis=1, keepdims=True)
+        np.testing.assert_allclose(got.scores[layer], want, rtol=1e-4, atol=1e-5)
+    with pytest.raises(EmovecError, match="one read per text"):
+        probe(loaded, vectors, texts, layers=layers, reference="texts", progress=False)

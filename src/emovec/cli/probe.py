@@ -43,8 +43,9 @@ def probe(
         Score.cosine
     ),
     emotions: Annotated[str | None, typer.Option(help="Only these emotions, comma-separated.")] = None,
-    reference: Annotated[Path | None, typer.Option(help="Activations directory whose mean centres the scores "
-                                                        "(default: the vectors' grand mean).")] = None,
+    reference: Annotated[str | None, typer.Option(help="Activations directory whose mean centres the scores, or "
+                                                       "'texts' (the texts' own mean; default: the vectors' grand "
+                                                       "mean).")] = None,
     color_by: Annotated[str | None, typer.Option(help="Emotion shown first in probe.html.")] = None,
     batch_size: Annotated[int, typer.Option(help="Texts per batch.", min=1)] = 8,
     max_length: Annotated[int, typer.Option(help="Truncate texts to this many tokens.", min=1)] = 512,
@@ -104,6 +105,8 @@ def detect(
     layers: Annotated[str, typer.Option(help="'all' (every vector layer), '12,20' or '0.66'.")] = "all",
     positions: Annotated[Positions, typer.Option(help="Where each text is read.")] = Positions.reply_start,
     text_format: Annotated[TextFormat, typer.Option(help="chat (needed for reply-start) or raw.")] = TextFormat.chat,
+    reference: Annotated[str | None, typer.Option(help="Centre on an activations directory's mean, or 'texts' (each "
+                                                       "battery's own mean at the read position).")] = None,
     permutations: Annotated[int, typer.Option(help="Permutations of the targets for p-values.", min=0)] = 1000,
     random_sets: Annotated[int, typer.Option(help="Sets of random directions of matched norm.", min=0)] = 100,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -136,7 +139,7 @@ def detect(
     loaded_vectors = load_vectors(vectors)
     loaded = load_model(model, device=device, dtype=dtype.value)
     common = dict(layers=layers, positions=positions.value, text_format=text_format.value, batch_size=batch_size,
-                  progress=progress)  # fmt: skip
+                  reference=reference, progress=progress)  # fmt: skip
     result = intensity = per_template = emotions = None
     if battery in (Battery.scenarios, Battery.all):
         result = detect_scenarios(loaded, loaded_vectors, texts, permutations=permutations, random_sets=random_sets,

@@ -31,7 +31,8 @@ def _model(model, device, dtype) -> LoadedModel:
 def detect_scenarios(
     model: LoadedModel | str | Path, vectors: EmotionVectors | str | Path, texts: pd.DataFrame, *,
     layers: str | list[int] = "all", positions: str = "reply-start", text_format: str = "chat",
-    chat_role: str = "user", score: str = "cosine", permutations: int = 1000, random_sets: int = 100, seed: int = 0,
+    chat_role: str = "user", score: str = "cosine", reference: str | Path | None = None, permutations: int = 1000,
+    random_sets: int = 100, seed: int = 0,
     batch_size: int = 8, device: str | None = None, dtype: str = "float32", progress: bool = True,
 ) -> BatteryResult:  # fmt: skip
     """Scores of ``texts`` (columns id, target, text) and their top-k accuracy with both nulls, per layer."""
@@ -42,10 +43,11 @@ def detect_scenarios(
     augmented = with_random_directions(chosen, random_sets, seed)
     result = probe(loaded, augmented, texts["text"].tolist(), ids=texts["id"].tolist(), layers=_layers(layers,
                    chosen), text_format=text_format, chat_role=chat_role, positions=positions, score=score,
-                   batch_size=batch_size, progress=progress)  # fmt: skip
+                   reference=reference, batch_size=batch_size, progress=progress)  # fmt: skip
     battery = score_battery(result.scores, result.emotions, texts[["id", "target", "text"]],
                             permutations=permutations, seed=seed)  # fmt: skip
     battery.settings.update(positions=positions, text_format=text_format, chat_role=chat_role, score=score,
+                            reference=str(reference) if reference else "grand_mean",
                             model=loaded.name, vectors_model=chosen.metadata.get("model"))  # fmt: skip
     return battery
 
@@ -53,7 +55,8 @@ def detect_scenarios(
 def detect_intensity(
     model: LoadedModel | str | Path, vectors: EmotionVectors | str | Path, templates: list[dict], *,
     layers: str | list[int] = "all", positions: str = "reply-start", text_format: str = "chat",
-    chat_role: str = "user", score: str = "cosine", batch_size: int = 8, device: str | None = None,
+    chat_role: str = "user", score: str = "cosine", reference: str | Path | None = None, batch_size: int = 8,
+    device: str | None = None,
     dtype: str = "float32", progress: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, dict[int, np.ndarray]], list[str]]:  # fmt: skip
     """Per template, layer and expected emotion: Spearman rho of its score with the slot's value."""
@@ -65,8 +68,8 @@ def detect_intensity(
     sentences = [s for t in usable for s in fill_template(t)]
     ids = [f"{t['id']}:{v}" for t in usable for v in t["values"]]
     result = probe(loaded, chosen, sentences, ids=ids, layers=_layers(layers, chosen), text_format=text_format,
-                   chat_role=chat_role, positions=positions, score=score, batch_size=batch_size,
-                   progress=progress)  # fmt: skip
+                   chat_role=chat_role, positions=positions, score=score, reference=reference,
+                   batch_size=batch_size, progress=progress)  # fmt: skip
     tables, per_template, start = [], {}, 0
     for template in usable:
         stop = start + len(template["values"])

@@ -7,8 +7,10 @@ extraction), ``mu_k`` the reference mean and ``v_e`` the emotion vector::
 
 ``mu_k`` defaults to the vectors' ``grand_mean`` (the mean over emotions of the extraction corpus's emotion
 means); ``reference`` takes an activations directory instead (e.g. a neutral corpus: the mean of its pooled
-story means). Centring is what keeps a few "hub" emotions from winning every text: uncentred, every
-activation shares the large common component that all emotion means carry.
+story means), or ``"texts"``: the mean of the probed texts' own reads at the same position (one read per
+text), which removes the offset between story tokens and, say, the reply-start token. Centring is what keeps
+a few "hub" emotions from winning every text: uncentred, every activation shares the large common component
+that all emotion means carry.
 """
 
 from __future__ import annotations
@@ -178,19 +180,29 @@ def probe(
         raise SettingError("layers", f"layer(s) {', '.join(map(str, missing))} are not among the vectors' layers "
                                      f"({_span(chosen.layers)})")  # fmt: skip
     slots = [chosen.layers.index(k) for k in wanted]
-    mu = reference_means(chosen, reference, wanted, model)
+    own_mean = str(reference) == "texts"
+    if own_mean and positions == "tokens":
+        raise SettingError("reference", "'texts' (the probed texts' own mean) needs one read per text: "
+                                        "--positions mean, last or reply-start")  # fmt: skip
+    mu = np.zeros((len(wanted), model.hidden_size)) if own_mean else reference_means(chosen, reference, wanted, model)
     v = chosen.vectors[:, slots].astype(np.float64)
     length = np.linalg.norm(v, axis=-1, keepdims=True)
     if (length == 0).any():
         raise EmovecError("a vector has zero length at a probed layer")
+    units = (v / length).astype(np.float32)
+    if own_mean:  # read the activations themselves (an identity basis), then centre them on their own mean
+        units = np.tile(np.eye(model.hidden_size, dtype=np.float32)[:, None, :], (1, len(wanted), 1))
     prepared = prepare_texts(model.tokenizer, texts, text_format=text_format, chat_role=chat_role,
                              positions=positions, max_length=max_length)  # fmt: skip
     with progress_bar("probing", total=len(texts), unit="texts", enabled=progress) as advance:
-        raw = score_texts(model, prepared, wanted, mu, (v / length).astype(np.float32), positions, batch_size,
-                          padding_side, advance)  # fmt: skip
+        raw = score_texts(model, prepared, wanted, mu, units, positions, batch_size, padding_side, advance)
     scores = {}
     for k, layer in enumerate(wanted):
-        if positions == "tokens":
+        if own_mean:
+            centred = raw.dots[k].astype(np.float64) - raw.dots[k].astype(np.float64).mean(axis=0)
+            unit = v[:, k] / length[:, k]
+            scores[layer] = _final(centred @ unit.T, np.linalg.norm(centred, axis=1), score)
+        elif positions == "tokens":
             scores[layer] = [_final(d, n, score) for d, n in zip(raw.dots[k], raw.norms[k])]
         else:
             scores[layer] = _final(raw.dots[k], raw.norms[k], score)
