@@ -125,10 +125,13 @@ def detect_stage(probing, s):
         battery = intensity = per_template = emotions = None
         templates = bundled_templates()
         if "scenarios" in probing.batteries:
+            reference = None if probing.reference == "grand_mean" else probing.reference
             battery = detect_scenarios(loaded, vectors, bundled_scenarios(), permutations=probing.permutations,
+                                       reference=reference,
                                        random_sets=probing.random_sets, seed=s.seed, progress=stage.progress)  # type: ignore[attr-defined]
         if "templates" in probing.batteries:
-            intensity, per_template, emotions = detect_intensity(loaded, vectors, templates,
+            reference = None if probing.reference == "grand_mean" else probing.reference
+            intensity, per_template, emotions = detect_intensity(loaded, vectors, templates, reference=reference,
                                                                  progress=stage.progress)  # type: ignore[attr-defined]
         write_detection(stage.directory, battery, intensity, per_template, templates, emotions)
         summary: dict = {}
