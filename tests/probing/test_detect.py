@@ -87,6 +87,8 @@ def test_topk_hits_against_a_direct_ranking():
     for k in (1, 3):
         ranks = (-scores).argsort(axis=1).argsort(axis=1)[np.arange(40), targets]
         np.testing.assert_array_equal(topk_hits(scores, targets, k), ranks < k)
+    tied = np.zeros((5, 7))  # e.g. identical reads centred on their own mean: no emotion is read at all
+    assert not topk_hits(tied, np.arange(5), 3).any()
 
 
 def test_bundled_texts_are_well_formed():

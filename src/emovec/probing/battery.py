@@ -61,8 +61,8 @@ def with_random_directions(vectors: EmotionVectors, n_sets: int, seed: int) -> E
 def topk_hits(scores: np.ndarray, targets: np.ndarray, k: int) -> np.ndarray:
     """[n] bool: is column ``targets[i]`` among the ``k`` largest of row ``i`` (ties count against)."""
     target_scores = scores[np.arange(len(scores)), targets]
-    above = (scores > target_scores[:, None]).sum(axis=1)
-    return above < k
+    others_at_least = (scores >= target_scores[:, None]).sum(axis=1) - 1  # a tie is not a hit
+    return others_at_least < k
 
 
 @dataclass

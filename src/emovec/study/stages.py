@@ -106,7 +106,7 @@ def analyze_stage(s):
     return run
 
 
-DETECT_VERSION = 1  # bump when what the detect stage computes changes
+DETECT_VERSION = 2  # bump when what the detect stage computes changes
 
 
 def detect_stage(probing, s):
