@@ -61,7 +61,7 @@ def read_corpus(path: str | Path) -> Corpus:
     data = path.read_bytes()
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
-        rows = list(_jsonl_rows(data, path))
+        rows = list(jsonl_rows(data, path))
     elif suffix in (".parquet", ".pq"):
         rows = list(_parquet_rows(path))
     else:
@@ -79,7 +79,7 @@ def _read_directory(directory: Path) -> Corpus:
     for file in files:
         data = file.read_bytes()
         digest.update(file.name.encode() + b"\0" + data)
-        for where, row in _jsonl_rows(data, file):
+        for where, row in jsonl_rows(data, file):
             if not _present(row.get("id")):
                 row["id"] = f"{file.stem}/{where.replace(' ', '-')}"
             rows.append((f"{file.name} {where}", row))
@@ -95,7 +95,8 @@ def corpus_from_records(records: Iterable[Mapping] | pd.DataFrame, source: str =
     return _validated(rows, source=source, sha256=hashlib.sha256(canonical).hexdigest())
 
 
-def _jsonl_rows(data: bytes, path: Path) -> Iterable[tuple[str, dict]]:
+def jsonl_rows(data: bytes, path: Path) -> Iterable[tuple[str, dict]]:
+    """``("line N", object)`` for each non-blank line of JSONL ``data``; one-line errors name the file and line."""
     for number, raw in enumerate(data.split(b"\n"), start=1):
         try:
             line = raw.decode("utf-8")

@@ -5,11 +5,11 @@ A ``.txt`` file is one text. Errors name the file, the row and the field.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
+from emovec.corpus.reader import jsonl_rows
 from emovec.errors import EmovecError
 
 SUFFIXES = (".jsonl", ".csv", ".txt")
@@ -24,27 +24,30 @@ def read_table(path: str | Path, text_column: str = "text") -> pd.DataFrame:
         raise EmovecError(f"{path}: not a regular file")
     if path.suffix not in SUFFIXES:
         raise EmovecError(f"{path}: unsupported file type {path.suffix!r} (use {', '.join(SUFFIXES)})")
+    data = path.read_bytes()
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise EmovecError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     if path.suffix == ".txt":
         if not raw.strip():
             raise EmovecError(f"{path}: the file is empty")
         return pd.DataFrame({"id": [path.stem], "text": [raw.strip()]})
-    rows = _jsonl_rows(path, raw) if path.suffix == ".jsonl" else _csv_rows(path)
+    if path.suffix == ".jsonl":
+        rows = list(jsonl_rows(data, path))
+    else:
+        rows = [(f"row {i}", row) for i, row in enumerate(_csv_rows(path), start=1)]
     if not rows:
         raise EmovecError(f"{path}: the file holds no rows")
-    where = "line" if path.suffix == ".jsonl" else "row"
-    for number, row in enumerate(rows, start=1):
+    for where, row in rows:
         if text_column not in row:
             fields = ", ".join(map(str, row)) or "none"
-            raise EmovecError(f"{path}: {where} {number}: field {text_column!r} is missing (fields: {fields}; "
+            raise EmovecError(f"{path}: {where}: field {text_column!r} is missing (fields: {fields}; "
                               "choose one with --text-column)")  # fmt: skip
         value = row[text_column]
         if not isinstance(value, str) or not value.strip():
-            raise EmovecError(f"{path}: {where} {number}: field {text_column!r} must be non-empty text")
-    table = pd.DataFrame(rows)
+            raise EmovecError(f"{path}: {where}: field {text_column!r} must be non-empty text")
+    table = pd.DataFrame([row for _, row in rows])
     table["text"] = table[text_column]
     if "id" not in table:
         table["id"] = [str(i) for i in range(1, len(table) + 1)]
@@ -53,21 +56,6 @@ def read_table(path: str | Path, text_column: str = "text") -> pd.DataFrame:
     if len(duplicated):
         raise EmovecError(f"{path}: id {duplicated.iloc[0]!r} appears more than once")
     return table
-
-
-def _jsonl_rows(path: Path, raw: str) -> list[dict]:
-    rows = []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise EmovecError(f"{path}: line {number}: not valid JSON ({err.msg})") from None
-        if not isinstance(row, dict):
-            raise EmovecError(f"{path}: line {number}: expected a JSON object")
-        rows.append(row)
-    return rows
 
 
 def _csv_rows(path: Path) -> list[dict]:
