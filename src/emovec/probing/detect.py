@@ -20,14 +20,6 @@ from emovec.probing.probe import probe
 from emovec.vectors.emotion_vectors import EmotionVectors, load_vectors
 
 
-def _model(model, device, dtype) -> LoadedModel:
-    if isinstance(model, LoadedModel):
-        return model
-    from emovec.models.loading import load_model
-
-    return load_model(model, device=device, dtype=dtype)
-
-
 def detect_scenarios(
     model: LoadedModel | str | Path, vectors: EmotionVectors | str | Path, texts: pd.DataFrame, *,
     layers: str | list[int] = "all", positions: str = "reply-start", text_format: str = "chat",
@@ -37,18 +29,18 @@ def detect_scenarios(
 ) -> BatteryResult:  # fmt: skip
     """Scores of ``texts`` (columns id, target, text) and their top-k accuracy with both nulls, per layer."""
     chosen = vectors if isinstance(vectors, EmotionVectors) else load_vectors(vectors)
-    loaded = _model(model, device, dtype)
     if positions == "tokens":
         raise SettingError("positions", "tokens gives no single score per text; use reply-start, last or mean")
     augmented = with_random_directions(chosen, random_sets, seed)
-    result = probe(loaded, augmented, texts["text"].tolist(), ids=texts["id"].tolist(), layers=_layers(layers,
-                   chosen), text_format=text_format, chat_role=chat_role, positions=positions, score=score,
-                   reference=reference, batch_size=batch_size, progress=progress)  # fmt: skip
+    result = probe(model, augmented, texts["text"].tolist(), ids=texts["id"].tolist(), layers=layers,
+                   text_format=text_format, chat_role=chat_role, positions=positions, score=score,
+                   reference=reference, batch_size=batch_size, device=device, dtype=dtype,
+                   progress=progress)  # fmt: skip
     battery = score_battery(result.scores, result.emotions, texts[["id", "target", "text"]],
                             permutations=permutations, seed=seed)  # fmt: skip
     battery.settings.update(positions=positions, text_format=text_format, chat_role=chat_role, score=score,
                             reference=str(reference) if reference else "grand_mean",
-                            model=loaded.name, vectors_model=chosen.metadata.get("model"))  # fmt: skip
+                            model=result.settings["model"], vectors_model=chosen.metadata.get("model"))  # fmt: skip
     return battery
 
 
@@ -61,15 +53,14 @@ def detect_intensity(
 ) -> tuple[pd.DataFrame, dict[str, dict[int, np.ndarray]], list[str]]:  # fmt: skip
     """Per template, layer and expected emotion: Spearman rho of its score with the slot's value."""
     chosen = vectors if isinstance(vectors, EmotionVectors) else load_vectors(vectors)
-    loaded = _model(model, device, dtype)
     usable = [t for t in templates if any(e in chosen.emotions for e in [*t.get("rises", []), *t.get("falls", [])])]
     if not usable:
         raise EmovecError("no template names an emotion the vectors have")
     sentences = [s for t in usable for s in fill_template(t)]
     ids = [f"{t['id']}:{v}" for t in usable for v in t["values"]]
-    result = probe(loaded, chosen, sentences, ids=ids, layers=_layers(layers, chosen), text_format=text_format,
+    result = probe(model, chosen, sentences, ids=ids, layers=layers, text_format=text_format,
                    chat_role=chat_role, positions=positions, score=score, reference=reference,
-                   batch_size=batch_size, progress=progress)  # fmt: skip
+                   batch_size=batch_size, device=device, dtype=dtype, progress=progress)  # fmt: skip
     tables, per_template, start = [], {}, 0
     for template in usable:
         stop = start + len(template["values"])
@@ -79,8 +70,3 @@ def detect_intensity(
         start = stop
     return pd.concat(tables, ignore_index=True), per_template, result.emotions
 
-
-def _layers(spec, vectors: EmotionVectors):
-    if isinstance(spec, str) and spec.strip().lower() == "all":
-        return list(vectors.layers)
-    return spec

@@ -58,7 +58,7 @@ def evaluate_labels(model, vectors: EmotionVectors, texts: pd.DataFrame, label_c
         raise EmovecError(f"only {int(keep.sum())} texts have a label that maps to a vector; unmapped labels: "
                           f"{', '.join(unmapped[:10])} (map them with --label-map label,emotion)")  # fmt: skip
     chosen = texts[keep]
-    result = probe(model, vectors, chosen["text"].tolist(), ids=chosen["id"].tolist(), layers=_all(layers, vectors),
+    result = probe(model, vectors, chosen["text"].tolist(), ids=chosen["id"].tolist(), layers=layers,
                    text_format=text_format, positions=positions, batch_size=batch_size, progress=progress)  # fmt: skip
     targets = np.array([result.emotions.index(e) for e in mapped[keep]])
     shuffles = np.random.default_rng(seed).permuted(np.tile(targets, (permutations, 1)), axis=1)
@@ -100,7 +100,7 @@ def evaluate_ratings(model, vectors: EmotionVectors, norms: Norms, texts: pd.Dat
                                   layers=list(vectors.layers), grand_mean=vectors.grand_mean,
                                   metadata=dict(vectors.metadata))  # fmt: skip
     result = probe(model, axis_vectors, texts["text"].tolist(), ids=texts["id"].tolist(),
-                   layers=_all(layers, vectors), text_format=text_format, positions=positions, score="projection",
+                   layers=layers, text_format=text_format, positions=positions, score="projection",
                    batch_size=batch_size, progress=progress)  # fmt: skip
     rng = np.random.default_rng(seed)
     n = len(texts)
@@ -132,6 +132,3 @@ def _rating_rows(layer, scores, names, ratings, resamples, orders, n, bootstrap,
         rows.append(row)
     return rows
 
-
-def _all(layers, vectors: EmotionVectors):
-    return list(vectors.layers) if isinstance(layers, str) and layers.strip().lower() == "all" else layers

@@ -150,7 +150,10 @@ def probe(
     dtype: str = "float32",
     progress: bool = True,
 ) -> ProbeResult:
-    """Score ``texts`` against emotion vectors (see the module docstring for the formula)."""
+    """Score ``texts`` against emotion vectors (see the module docstring for the formula).
+
+    ``layers`` is a layer spec resolved against the model; ``"all"`` means every layer the vectors have.
+    """
     if score not in SCORES:
         raise SettingError("score", f"{score!r}: use one of {', '.join(SCORES)}")
     if positions not in POSITIONS:
@@ -174,7 +177,8 @@ def probe(
 
         model = load_model(model, device=device, dtype=dtype)
     check_same_model(chosen, model)
-    wanted = parse_layer_spec(layers, model.n_blocks)
+    every = isinstance(layers, str) and layers.strip().lower() == "all"
+    wanted = list(chosen.layers) if every else parse_layer_spec(layers, model.n_blocks)  # all: every vector layer
     missing = [k for k in wanted if k not in chosen.layers]
     if missing:
         raise SettingError("layers", f"layer(s) {', '.join(map(str, missing))} are not among the vectors' layers "
