@@ -63,6 +63,15 @@ def expected_scores(loaded, vectors, texts, positions, score, layers, **fmt):
     return out
 
 
+def assert_scores_match(got, want, layers, positions) -> None:
+    for layer in layers:
+        if positions == "tokens":
+            for g, w in zip(got.scores[layer], want[layer]):
+                np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+        else:
+            np.testing.assert_allclose(got.scores[layer], np.stack(want[layer]), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("positions", ["tokens", "mean", "last"])
 @pytest.mark.parametrize("padding_side,batch_size", [("right", 1), ("right", 3), ("left", 3)])
 def test_scores_equal_hidden_states_of_each_text_alone(tiny_model_dir, positions, padding_side, batch_size):
@@ -74,12 +83,7 @@ def test_scores_equal_hidden_states_of_each_text_alone(tiny_model_dir, positions
         got = probe(loaded, vectors, texts, layers=layers, positions=positions, score=score, batch_size=batch_size,
                     padding_side=padding_side, progress=False)  # fmt: skip
         want = expected_scores(loaded, vectors, texts, positions, score, layers)
-        for layer in layers:
-            if positions == "tokens":
-                for g, w in zip(got.scores[layer], want[layer]):
-                    np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
-            else:
-                np.testing.assert_allclose(got.scores[layer], np.stack(want[layer]), rtol=1e-5, atol=1e-5)
+        assert_scores_match(got, want, layers, positions)
 
 
 def test_reply_start_is_the_last_token_of_the_generation_prompt(tiny_model_dir):
@@ -160,12 +164,7 @@ def test_scores_on_the_bundled_smollm2_equal_each_text_alone(bundled_llm, paddin
         got = probe(loaded, vectors, texts, layers=layers, positions=positions, batch_size=3,
                     padding_side=padding_side, progress=False, **fmt)  # fmt: skip
         want = expected_scores(loaded, vectors, texts, positions, "cosine", layers)
-        for layer in layers:
-            if positions == "tokens":
-                for g, w in zip(got.scores[layer], want[layer]):
-                    np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
-            else:
-                np.testing.assert_allclose(got.scores[layer], np.stack(want[layer]), rtol=1e-5, atol=1e-5)
+        assert_scores_match(got, want, layers, positions)
 
 
 def test_reference_texts_centres_on_the_probed_texts_own_mean(tiny_model_dir):
