@@ -124,13 +124,12 @@ def detect_stage(probing, s):
         loaded = stage.loaded_model  # type: ignore[attr-defined]
         battery = intensity = per_template = emotions = None
         templates = bundled_templates()
+        reference = None if probing.reference == "grand_mean" else probing.reference
         if "scenarios" in probing.batteries:
-            reference = None if probing.reference == "grand_mean" else probing.reference
             battery = detect_scenarios(loaded, vectors, bundled_scenarios(), permutations=probing.permutations,
                                        reference=reference,
                                        random_sets=probing.random_sets, seed=s.seed, progress=stage.progress)  # type: ignore[attr-defined]
         if "templates" in probing.batteries:
-            reference = None if probing.reference == "grand_mean" else probing.reference
             intensity, per_template, emotions = detect_intensity(loaded, vectors, templates, reference=reference,
                                                                  progress=stage.progress)  # type: ignore[attr-defined]
         write_detection(stage.directory, battery, intensity, per_template, templates, emotions)
