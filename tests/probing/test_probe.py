@@ -183,3 +183,15 @@ def test_reference_texts_centres_on_the_probed_texts_own_mean(tiny_model_dir):
         np.testing.assert_allclose(got.scores[layer], want, rtol=1e-4, atol=1e-5)
     with pytest.raises(EmovecError, match="one read per text"):
         probe(loaded, vectors, texts, layers=layers, reference="texts", progress=False)
+
+
+def test_reference_grand_mean_keyword_is_the_stored_grand_mean(tiny_model_dir):
+    loaded = load_model(tiny_model_dir("qwen2"))
+    vectors = random_vectors(loaded)
+    texts = STORY_TEXTS[:2]
+    default = probe(loaded, vectors, texts, layers=[1], positions="mean", progress=False)
+    for keyword in ("grand_mean", "grand-mean"):
+        named = probe(loaded, vectors, texts, layers=[1], positions="mean", reference=keyword, progress=False)
+        np.testing.assert_array_equal(named.scores[1], default.scores[1])
+    own = probe(loaded, vectors, texts, layers=[1], positions="mean", reference="texts", progress=False)
+    assert not np.allclose(own.scores[1], default.scores[1])

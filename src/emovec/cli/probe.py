@@ -105,8 +105,10 @@ def detect(
     layers: Annotated[str, typer.Option(help="'all' (every vector layer), '12,20' or '0.66'.")] = "all",
     positions: Annotated[Positions, typer.Option(help="Where each text is read.")] = Positions.reply_start,
     text_format: Annotated[TextFormat, typer.Option(help="chat (needed for reply-start) or raw.")] = TextFormat.chat,
-    reference: Annotated[str | None, typer.Option(help="Centre on an activations directory's mean, or 'texts' (each "
-                                                       "battery's own mean at the read position).")] = None,
+    reference: Annotated[str, typer.Option(help="'texts' (each battery's own mean at the read position), "
+                                                "'grand-mean' (the vectors' corpus) or an activations directory.")] = (
+        "texts"
+    ),
     permutations: Annotated[int, typer.Option(help="Permutations of the targets for p-values.", min=0)] = 1000,
     random_sets: Annotated[int, typer.Option(help="Sets of random directions of matched norm.", min=0)] = 100,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -126,7 +128,7 @@ def detect(
 
     if battery == Battery.labelled:
         _labelled(model, vectors, out, file, text_column, label_column, label_map, ratings, norms, layers, positions,
-                  text_format, permutations, seed, batch_size, dtype, device, progress)  # fmt: skip
+                  text_format, reference, permutations, seed, batch_size, dtype, device, progress)  # fmt: skip
         return
     if file is not None:
         table = read_table(file, text_column)
@@ -160,7 +162,7 @@ def detect(
 
 
 def _labelled(model, vectors, out, file, text_column, label_column, label_map, ratings, norms, layers, positions,
-              text_format, permutations, seed, batch_size, dtype, device, progress) -> None:  # fmt: skip
+              text_format, reference, permutations, seed, batch_size, dtype, device, progress) -> None:  # fmt: skip
     from emovec.analysis.norms.loading import load_norms
     from emovec.models.loading import load_model
     from emovec.probing.inputs import read_table
@@ -182,7 +184,8 @@ def _labelled(model, vectors, out, file, text_column, label_column, label_map, r
                   batch_size=batch_size, progress=progress)  # fmt: skip
     tables, notes = {}, {}
     if label_column is not None:
-        labels, unmapped = evaluate_labels(loaded, loaded_vectors, table, label_column, mapping, **common)
+        labels, unmapped = evaluate_labels(loaded, loaded_vectors, table, label_column, mapping, reference=reference,
+                                           **common)  # fmt: skip
         tables["labels"], notes["unmapped_labels"] = labels, unmapped
         best = labels.loc[labels["top1"].idxmax()]
         typer.echo(f"labels: {int(best['n'])} texts, {int(best['n_labels'])} labels; best layer {int(best['layer'])}: "

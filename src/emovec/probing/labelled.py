@@ -47,9 +47,13 @@ def read_label_map(path: str | Path, emotions: list[str]) -> dict[str, str]:
 
 def evaluate_labels(model, vectors: EmotionVectors, texts: pd.DataFrame, label_column: str = "label",
                     label_map: dict[str, str] | None = None, *, layers="all", positions: str = "mean",
-                    text_format: str = "raw", permutations: int = 1000, seed: int = 0, batch_size: int = 8,
-                    progress: bool = True) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
-    """Per layer: top-1/top-3 accuracy, macro-F1 and a permutation p; and the labels that mapped to nothing."""
+                    text_format: str = "raw", reference: str | None = "texts", permutations: int = 1000,
+                    seed: int = 0, batch_size: int = 8, progress: bool = True,
+                    ) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
+    """Per layer: top-1/top-3 accuracy, macro-F1 and a permutation p; and the labels that mapped to nothing.
+
+    Scores are centred on ``reference`` (default the texts' own mean, as the batteries are).
+    """
     labels = texts[label_column].astype(str).str.strip().str.lower()
     mapped = labels.map(lambda x: (label_map or {}).get(x, x if x in vectors.emotions else None))
     unmapped = sorted(set(labels[mapped.isna()]))
@@ -59,7 +63,8 @@ def evaluate_labels(model, vectors: EmotionVectors, texts: pd.DataFrame, label_c
                           f"{', '.join(unmapped[:10])} (map them with --label-map label,emotion)")  # fmt: skip
     chosen = texts[keep]
     result = probe(model, vectors, chosen["text"].tolist(), ids=chosen["id"].tolist(), layers=layers,
-                   text_format=text_format, positions=positions, batch_size=batch_size, progress=progress)  # fmt: skip
+                   text_format=text_format, positions=positions, reference=reference, batch_size=batch_size,
+                   progress=progress)  # fmt: skip
     targets = np.array([result.emotions.index(e) for e in mapped[keep]])
     shuffles = np.random.default_rng(seed).permuted(np.tile(targets, (permutations, 1)), axis=1)
     rows = []

@@ -5,7 +5,7 @@ extraction), ``mu_k`` the reference mean and ``v_e`` the emotion vector::
 
     projection = (h - mu_k) . v_e / |v_e|          cosine = projection / |h - mu_k|
 
-``mu_k`` defaults to the vectors' ``grand_mean`` (the mean over emotions of the extraction corpus's emotion
+``mu_k`` defaults to (``reference=None`` or ``"grand_mean"``) the vectors' ``grand_mean`` (the mean over emotions of the extraction corpus's emotion
 means); ``reference`` takes an activations directory instead (e.g. a neutral corpus: the mean of its pooled
 story means), or ``"texts"``: the mean of the probed texts' own reads at the same position (one read per
 text), which removes the offset between story tokens and, say, the reply-start token. Centring is what keeps
@@ -184,6 +184,8 @@ def probe(
         raise SettingError("layers", f"layer(s) {', '.join(map(str, missing))} are not among the vectors' layers "
                                      f"({_span(chosen.layers)})")  # fmt: skip
     slots = [chosen.layers.index(k) for k in wanted]
+    if str(reference).replace("-", "_") == "grand_mean":
+        reference = None
     own_mean = str(reference) == "texts"
     if own_mean and positions == "tokens":
         raise SettingError("reference", "'texts' (the probed texts' own mean) needs one read per text: "

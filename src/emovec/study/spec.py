@@ -95,7 +95,7 @@ class ProbingSpec(_Strict):
     models: list[str] | None = None  # default: every model
     batteries: list[Literal["scenarios", "templates"]] = ["scenarios"]
     passages: list[str] = []  # shown token by token in the report
-    reference: Literal["grand_mean", "texts"] = "grand_mean"  # what battery reads are centred on
+    reference: Literal["grand_mean", "texts"] = "texts"  # what battery reads are centred on
     permutations: int = Field(1000, ge=0)
     random_sets: int = Field(100, ge=0)
 

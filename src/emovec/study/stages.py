@@ -124,7 +124,7 @@ def detect_stage(probing, s):
         loaded = stage.loaded_model  # type: ignore[attr-defined]
         battery = intensity = per_template = emotions = None
         templates = bundled_templates()
-        reference = None if probing.reference == "grand_mean" else probing.reference
+        reference = probing.reference
         if "scenarios" in probing.batteries:
             battery = detect_scenarios(loaded, vectors, bundled_scenarios(), permutations=probing.permutations,
                                        reference=reference,
