@@ -5,12 +5,12 @@ extraction), ``mu_k`` the reference mean and ``v_e`` the emotion vector::
 
     projection = (h - mu_k) . v_e / |v_e|          cosine = projection / |h - mu_k|
 
-``mu_k`` defaults to (``reference=None`` or ``"grand_mean"``) the vectors' ``grand_mean`` (the mean over emotions of the extraction corpus's emotion
-means); ``reference`` takes an activations directory instead (e.g. a neutral corpus: the mean of its pooled
-story means), or ``"texts"``: the mean of the probed texts' own reads at the same position (one read per
-text), which removes the offset between story tokens and, say, the reply-start token. Centring is what keeps
-a few "hub" emotions from winning every text: uncentred, every activation shares the large common component
-that all emotion means carry.
+``mu_k`` defaults to (``reference=None`` or ``"grand_mean"``) the vectors' ``grand_mean`` (the mean over
+emotions of the extraction corpus's emotion means); ``reference`` takes an activations directory instead (e.g.
+a neutral corpus: the mean of its pooled story means), or ``"texts"``: the mean of the probed texts' own reads
+at the same position (one read per text), which removes the offset between story tokens and, say, the reply-
+start token. Centring is what keeps a few "hub" emotions from winning every text: uncentred, every activation
+shares the large common component that all emotion means carry.
 """
 
 from __future__ import annotations
