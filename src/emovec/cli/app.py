@@ -12,7 +12,7 @@ import traceback
 import typer
 from rich.text import Text
 
-from emovec.cli import corpus, extract, generate, models, norms, probe, study, vectors
+from emovec.cli import corpus, extract, generate, models, norms, probe, steer, study, vectors
 from emovec.errors import EmovecError, SettingError
 from emovec.progress import stderr_console
 
@@ -37,6 +37,7 @@ app.command()(vectors.export)
 app.command()(vectors.compare)
 app.command()(probe.probe)
 app.command()(probe.detect)
+app.command()(steer.steer)
 app.command()(generate.generate)
 app.command()(study.demo)
 app.command()(study.run)

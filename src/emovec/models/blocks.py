@@ -92,3 +92,23 @@ def block_input(args: tuple, kwargs: dict, altup_index: int | None = None) -> to
     if not isinstance(hidden, torch.Tensor):
         raise EmovecError("cannot read the input of the first block; pass --layers-path")
     return block_output(hidden, altup_index)
+
+
+def with_hidden(value: object, hidden: torch.Tensor, altup_index: int | None = None) -> object:
+    """``value`` (a block's output or input) with its residual stream replaced by ``hidden``, same structure."""
+    if isinstance(value, (tuple, list)):
+        return type(value)([with_hidden(value[0], hidden, altup_index), *value[1:]])
+    if not isinstance(value, torch.Tensor):
+        raise EmovecError(f"a block returned {type(value).__name__}, not a tensor; cannot steer it")
+    if value.ndim == 4:  # Gemma 3n AltUp: only the residual stream is changed
+        value = value.clone()
+        value[altup_index or 0] = hidden
+        return value
+    return hidden
+
+
+def replace_block_input(args: tuple, kwargs: dict, hidden: torch.Tensor, altup_index: int | None = None):
+    """``(args, kwargs)`` of a block call with the residual stream entering it replaced by ``hidden``."""
+    if args:
+        return (with_hidden(args[0], hidden, altup_index), *args[1:]), kwargs
+    return args, {**kwargs, "hidden_states": with_hidden(kwargs["hidden_states"], hidden, altup_index)}

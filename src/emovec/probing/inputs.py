@@ -15,7 +15,7 @@ from emovec.errors import EmovecError
 SUFFIXES = (".jsonl", ".csv", ".txt")
 
 
-def read_table(path: str | Path, text_column: str = "text") -> pd.DataFrame:
+def read_table(path: str | Path, text_column: str = "text", flag: str = "--text-column") -> pd.DataFrame:
     """A table with ``id`` and ``text`` (plus every other column of the file), in file order."""
     path = Path(path)
     if not path.exists():
@@ -43,7 +43,7 @@ def read_table(path: str | Path, text_column: str = "text") -> pd.DataFrame:
         if text_column not in row:
             fields = ", ".join(map(str, row)) or "none"
             raise EmovecError(f"{path}: {where}: field {text_column!r} is missing (fields: {fields}; "
-                              "choose one with --text-column)")  # fmt: skip
+                              f"choose one with {flag})")  # fmt: skip
         value = row[text_column]
         if not isinstance(value, str) or not value.strip():
             raise EmovecError(f"{path}: {where}: field {text_column!r} must be non-empty text")

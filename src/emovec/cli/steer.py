@@ -1,0 +1,76 @@
+"""``emovec steer``: generate with emotion vectors added to the residual stream, and sweep strengths."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emovec.cli.options import DType, finite
+from emovec.errors import EmovecError
+from emovec.progress import stderr_console
+
+
+class Phase(str, Enum):
+    prompt = "prompt"
+    response = "response"
+    all = "all"
+
+
+def steer(
+    model: Annotated[str, typer.Option(help="Hub id, local folder, .gguf or bundled name of the vectors' model.")],
+    vectors: Annotated[Path, typer.Option(help="Vectors directory written by 'emovec vectors'.")],
+    out: Annotated[Path, typer.Option(help="Output directory: steer.csv, steer.json, figures/sweep.png.")],
+    emotion: Annotated[list[str], typer.Option(help="Emotion to steer (repeat for several).")],
+    strength: Annotated[list[str], typer.Option(help="Fraction of the residual norm: 0.1, a list -0.1,0,0.1 or a "
+                                                     "sweep -0.2:0.2:0.05 (one for all emotions, or one each).")],
+    layers: Annotated[str | None, typer.Option(help="'0.66', '14-18', '12,14' or 'all' (every vector layer); "
+                                                    "default: the vector layer nearest 2/3 depth.")] = None,
+    phase: Annotated[Phase, typer.Option(help="prompt tokens, response (the prompt's last token and every "
+                                              "generated token), or all.")] = Phase.response,
+    prompt: Annotated[list[str] | None, typer.Option(help="A prompt (repeat for several).")] = None,
+    prompts: Annotated[Path | None, typer.Option(help="Prompts: .txt (one per line) or .jsonl/.csv with a column "
+                                                      "(default: emovec's 12 neutral prompts).")] = None,
+    prompt_column: Annotated[str, typer.Option(help="Column of --prompts holding the prompt.")] = "prompt",
+    chat: Annotated[bool, typer.Option(help="Prompts as a user turn of the chat template.")] = True,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens to generate per reply.", min=1)] = 48,
+    temperature: Annotated[float, typer.Option(help="0 is greedy.", min=0.0, callback=finite)] = 0.0,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling with --temperature > 0.", min=0.0, max=1.0)] = 1.0,
+    seed: Annotated[list[int] | None, typer.Option(help="Sampling seed (repeat for several).")] = None,
+    control: Annotated[bool, typer.Option(help="Add random-direction rows of the same norm.")] = True,
+    readback: Annotated[bool, typer.Option(help="Read each reply back with the unsteered model (scores, "
+                                                "perplexity).")] = True,
+    batch_size: Annotated[int, typer.Option(help="Prompts per batch.", min=1)] = 8,
+    dtype: Annotated[DType, typer.Option(help="Weights and activations dtype.")] = DType.float32,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1, mps ...")] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Generate with emotion vectors added (strength x residual norm x unit vector at each steered layer), read
+    the replies back with the unsteered model, and plot read-back and perplexity against strength."""
+    from emovec.models.loading import load_model
+    from emovec.report.steering import write_steering
+    from emovec.steering.strengths import check_steerable
+    from emovec.steering.sweep import bundled_prompts, plan_conditions, read_prompts, run_sweep
+    from emovec.vectors.emotion_vectors import load_vectors
+
+    if prompt and prompts:
+        raise EmovecError("give --prompt or --prompts, not both")
+    texts = list(prompt) if prompt else read_prompts(prompts, prompt_column) if prompts else bundled_prompts()
+    conditions = plan_conditions([e.strip().lower() for e in emotion], strength, control=control)
+    loaded_vectors = load_vectors(vectors)
+    check_steerable(loaded_vectors, sorted({e for c in conditions for e in c.strengths}), loaded_vectors.layers)
+    loaded = load_model(model, device=device, dtype=dtype.value)
+    table, settings = run_sweep(loaded, loaded_vectors, texts, conditions, layers=layers, phase=phase.value,
+                                chat=chat, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                                seeds=seed or [0], readback=readback, batch_size=batch_size,
+                                progress=progress)  # fmt: skip
+    for message in settings["warnings"]:
+        stderr_console.print(f"warning: {message}", highlight=False)
+    write_steering(out, table, settings)
+    shown = table.drop_duplicates(["condition", "strength"]).head(6)
+    for _, row in shown.iterrows():
+        typer.echo(f"[{row['condition']} {row['strength']:+g}] {row['text'][:100]!r}")
+    stderr_console.print(f"wrote {out}: steer.csv ({len(table)} rows), steer.json"
+                         + (", figures/sweep.png" if table["strength"].nunique() > 1 else ""))  # fmt: skip

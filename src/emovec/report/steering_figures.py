@@ -1,0 +1,67 @@
+"""Figures of steering runs: read-back score, perplexity and distinct-2 against strength, with the control."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emovec.report.figures import _pyplot, save_figure
+
+
+def plot_sweep(table: pd.DataFrame, out: str | Path, title: str = "") -> Path:
+    """Mean over prompts and seeds (bands: +-1 standard error) per emotion; the random-direction control
+    dashed (its score on each emotion's vector in that emotion's colour, its perplexity in grey)."""
+    plt = _pyplot()
+    emotions = sorted(set(table.loc[~table["control"], "condition"]))
+    colors = {e: plt.cm.tab10(i % 10) for i, e in enumerate(emotions)}
+    panels = [("readback", "read-back score (unsteered model)"), ("perplexity", "perplexity of the reply"),
+              ("distinct_2", "distinct-2")]  # fmt: skip
+    panels = [(c, label) for c, label in panels if c in table]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    control = table[table["control"]]
+    for ax, (column, label) in zip(axes[0], panels):
+        for emotion in emotions:
+            mine = table[(table["condition"] == emotion) & ~table["control"]]
+            _line(ax, mine, column, colors[emotion], emotion, "-")
+            if len(control) and column == "readback" and f"score_{emotion}" in control:
+                _line(ax, control.assign(readback=control[f"score_{emotion}"]), column, colors[emotion],
+                      f"random ({emotion} probe)", "--")  # fmt: skip
+        if len(control) and column != "readback":
+            _line(ax, control, column, "grey", "random direction", "--")
+        if column == "perplexity":
+            ax.set_yscale("log")
+        ax.axvline(0, color="black", linewidth=0.5)
+        ax.set_xlabel("strength (fraction of the residual norm, per layer)")
+        ax.set_ylabel(label)
+    axes[0][0].legend(fontsize=7, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return save_figure(fig, out)
+
+
+def _line(ax, rows: pd.DataFrame, column: str, color, label: str, style: str) -> None:
+    grouped = rows.groupby("strength")[column]
+    mean, sem = grouped.mean(), grouped.sem().fillna(0)
+    if mean.empty:
+        return
+    x = mean.index.to_numpy(dtype=float)
+    ax.plot(x, mean.to_numpy(), style, color=color, label=label, marker="o", markersize=3, linewidth=1.4)
+    ax.fill_between(x, (mean - sem).to_numpy(), (mean + sem).to_numpy(), color=color, alpha=0.12, linewidth=0)
+
+
+def plot_word_changes(matrix: np.ndarray, emotions: list[str], words: list[str], out: str | Path,
+                      title: str = "") -> Path:  # fmt: skip
+    """The next-word test: change in log-probability of each word (columns) when steering each emotion (rows)."""
+    plt = _pyplot()
+    limit = np.nanpercentile(np.abs(matrix), 98) or 1.0
+    fig, ax = plt.subplots(figsize=(max(5, 0.3 * len(words) + 2), max(3.5, 0.3 * len(emotions) + 1.5)))
+    image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(len(words)), words, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(emotions)), emotions, fontsize=7)
+    ax.set_xlabel("next word")
+    ax.set_ylabel("steered emotion")
+    fig.colorbar(image, ax=ax, shrink=0.7, label="change in log-probability")
+    ax.set_title(title or "Next-word test: the diagonal is the steered emotion's own word", fontsize=9)
+    return save_figure(fig, out)
