@@ -10,7 +10,7 @@ Which positions are steered (``phase``), counted in the padded sequence that ``g
   character span, mapped to tokens); generated tokens never.
 
 A model-level pre-hook reads each forward pass's offset in the sequence (``cache_position``, else the KV
-cache's length, else 0): a pass at offset 0 is the prompt (its attention mask says which tokens are padding);
+cache's length before the pass, else 0): a pass at offset 0 is the prompt (its attention mask says which tokens are padding);
 later passes under the KV cache are one token each at offset ``prompt length + i``. A plain forward pass
 without ``generate`` is a prompt: ``prompt`` steers all its real tokens, ``response`` only its last.
 On exit every hook is removed, also after an exception, so the model is exactly as it was.
@@ -112,7 +112,7 @@ def _offset(kwargs: dict) -> int:
     position = kwargs.get("cache_position")
     if isinstance(position, torch.Tensor) and position.numel():
         return int(position.reshape(-1)[0])
-    cache = kwargs.get("past_key_values")
+    cache = kwargs.get("past_key_values", kwargs.get("cache"))  # transformers 5 names it ``cache``
     if cache is not None and hasattr(cache, "get_seq_length"):
         return int(cache.get_seq_length())
     if isinstance(cache, (tuple, list)) and cache and cache[0] is not None:
