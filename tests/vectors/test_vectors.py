@@ -125,26 +125,35 @@ def test_bad_npz_files_get_one_line_errors(tmp_path, arrays, message):
     assert "\n" not in str(err.value)
 
 
-def test_gguf_round_trip(tmp_path):
+def test_gguf_round_trip_keeps_llama_cpp_layer_convention(tmp_path):
+    """llama.cpp adds direction.N at the end of its 0-based layer N: emovec layer N + 1 (the input of block N+1)."""
     import gguf
 
     rng = np.random.default_rng(3)
     vectors = EmotionVectors(rng.normal(size=(3, 4, 16)).astype(np.float32), ["a", "b", "c"], [0, 1, 2, 3],
+                             residual_norm=np.array([1.0, 2.0, 3.0, 4.0], np.float32),
                              metadata={"model_class": "LlamaForCausalLM"})  # fmt: skip
     path = export_gguf(vectors, "b", tmp_path / "b.gguf", scale=1.5)
     reader = gguf.GGUFReader(str(path))
     names = sorted(t.name for t in reader.tensors)
-    assert names == ["direction.1", "direction.2", "direction.3"]  # no direction.0: N >= 1 = output of block N
+    assert names == ["direction.1", "direction.2"]  # emovec layers 2, 3; layers 0 and 1 have no slot
     for tensor in reader.tensors:
         assert tensor.tensor_type == gguf.GGMLQuantizationType.F32 and list(tensor.shape) == [16]
+        layer = int(tensor.name.split(".")[1]) + 1
+        np.testing.assert_array_equal(np.array(tensor.data), (1.5 * vectors.vectors[1, layer]).astype(np.float32))
     assert reader.get_field("general.architecture").contents() == "controlvector"
     assert reader.get_field("controlvector.model_hint").contents() == "LlamaForCausalLM"
-    assert reader.get_field("controlvector.layer_count").contents() == 3
+    assert reader.get_field("controlvector.layer_count").contents() == 2
     back = read_gguf_control_vector(path)
-    for layer in (1, 2, 3):
-        np.testing.assert_array_equal(back["directions"][layer], 1.5 * vectors.vectors[1, layer])
+    assert sorted(back["layers"]) == [2, 3] and sorted(back["directions"]) == [1, 2]
+    steered = read_gguf_control_vector(export_gguf(vectors, "b", tmp_path / "s.gguf", strength=0.5))
+    for layer in (2, 3):
+        v = vectors.vectors[1, layer].astype(np.float64)
+        np.testing.assert_allclose(steered["layers"][layer], 0.5 * (layer + 1.0) * v / np.linalg.norm(v), rtol=1e-6)
     with pytest.raises(EmovecError, match="not in these vectors"):
         export_gguf(vectors, "zzz", tmp_path / "z.gguf")
+    with pytest.raises(EmovecError, match="no layer >= 2"):
+        export_gguf(vectors, "b", tmp_path / "z.gguf", layers=[0, 1])
 
 
 def test_rows_of_story_fixture_cover_three_emotions():

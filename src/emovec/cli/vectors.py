@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from emovec.cli.display import print_geometry
-from emovec.cli.options import ExportFormat, Weighting, unit_fraction
+from emovec.cli.options import ExportFormat, Weighting, finite, unit_fraction
 from emovec.errors import EmovecError
 from emovec.locks import exclusive_lock
 from emovec.progress import stderr_console
@@ -103,8 +103,12 @@ def export(
     scale: Annotated[float, typer.Option(help="Multiply the vectors by this factor.")] = 1.0,
     layers: Annotated[str, typer.Option(help="Layers to include (default all blocks).")] = "all",
     model_hint: Annotated[str | None, typer.Option(help="controlvector.model_hint (default: model class).")] = None,
+    strength: Annotated[float | None, typer.Option(help="Write strength x residual norm x unit vector (emovec "
+                                                        "steer's unit) instead of the raw vectors.",
+                                                   callback=finite)] = None,
 ) -> None:
-    """Export one emotion's vectors as a llama.cpp control vector (GGUF)."""
+    """Export one emotion's vectors as a llama.cpp control vector (GGUF): emovec layer k becomes direction.(k-1),
+    which llama.cpp adds to the output of its layer k-1 (emovec's layer k); layers 0 and 1 have no slot."""
     from emovec.models.layers import parse_layer_spec
     from emovec.vectors.emotion_vectors import load_vectors
     from emovec.vectors.gguf import export_gguf
@@ -114,8 +118,9 @@ def export(
     if layers != "all":
         n_blocks = int(loaded.metadata.get("n_blocks") or max(loaded.layers))
         chosen = parse_layer_spec(layers, n_blocks)
-    path = export_gguf(loaded, emotion, out, scale=scale, layers=chosen, model_hint=model_hint)
-    stderr_console.print(f"wrote {path} (control vector for {emotion!r}, scale {scale}); read back and checked")
+    path = export_gguf(loaded, emotion, out, scale=scale, layers=chosen, model_hint=model_hint, strength=strength)
+    unit = f"strength {strength}" if strength is not None else f"scale {scale}"
+    stderr_console.print(f"wrote {path} (control vector for {emotion!r}, {unit}); read back and checked")
 
 
 def compare(

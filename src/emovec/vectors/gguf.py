@@ -1,8 +1,14 @@
 """Export one emotion's vectors as a llama.cpp control vector (GGUF).
 
 The file has architecture ``controlvector``, metadata ``controlvector.model_hint`` and
-``controlvector.layer_count``, and one F32 1-D tensor ``direction.N`` per block ``N >= 1`` (the output of
-block N, emovec's layer N). Layer 0 (embeddings) has no control-vector slot and is left out.
+``controlvector.layer_count``, and one F32 1-D tensor ``direction.N`` per steered block. llama.cpp adds
+``direction.N`` to the output of its (0-based) layer ``il = N`` (``build_cvec(cur, il)`` at the end of each
+layer; the loader puts ``direction.N`` at ``tensors[N]`` and never fills ``tensors[0]``): that is the input of
+block N+1, emovec's layer ``N + 1``. So emovec layer ``k`` is written as ``direction.{k - 1}`` for ``k >= 2``;
+layers 0 (embeddings) and 1 (the output of the first block) have no slot and are left out.
+
+``strength`` writes ``strength * residual_norm[k] * v_k / |v_k|`` instead (emovec's steering unit), so that
+llama.cpp's ``--control-vector`` (scale 1) adds what ``emovec steer --strength`` adds at the same layers.
 """
 
 from __future__ import annotations
@@ -16,6 +22,15 @@ from emovec.errors import EmovecError
 from emovec.vectors.emotion_vectors import EmotionVectors
 
 ARCH = "controlvector"
+FIRST_LAYER = 2  # emovec layer k is llama.cpp's direction.(k - 1), and direction.0 is never read
+
+
+def _unit(vectors: EmotionVectors, row: int, layer: int) -> np.ndarray:
+    v = vectors.vectors[row, vectors.layers.index(layer)].astype(np.float64)
+    length = np.linalg.norm(v)
+    if length == 0:
+        raise EmovecError(f"the vector has zero length at layer {layer}")
+    return v / length
 
 
 def export_gguf(
@@ -26,20 +41,32 @@ def export_gguf(
     scale: float = 1.0,
     layers: list[int] | None = None,
     model_hint: str | None = None,
+    strength: float | None = None,
 ) -> Path:
-    """Write ``scale * v_emotion`` at each block layer to ``out`` and check it by reading it back."""
+    """Write ``scale * v_emotion`` (or the steering vector of ``strength``) at each layer >= 2 to ``out``, as
+    ``direction.{layer - 1}``, and check it by reading it back."""
     import gguf
 
     if not np.isfinite(scale) or scale == 0:
         raise EmovecError(f"--scale {scale}: must be a finite, non-zero number")
     if emotion not in vectors.emotions:
         raise EmovecError(f"emotion {emotion!r} is not in these vectors ({len(vectors.emotions)} emotions)")
-    chosen = [k for k in (layers or vectors.layers) if k >= 1]
+    chosen = [k for k in (layers or vectors.layers) if k >= FIRST_LAYER]
     if not chosen:
-        raise EmovecError("no block layer (>= 1) to export; layer 0 has no control-vector slot")
+        raise EmovecError("no layer >= 2 to export; llama.cpp has no control-vector slot for layers 0 and 1")
     row = vectors.emotions.index(emotion)
+    if strength is not None:
+        if vectors.residual_norm is None:
+            raise EmovecError("these vectors carry no residual_norm, which --strength needs; use --scale")
+        if not np.isfinite(strength):
+            raise EmovecError(f"--strength {strength}: must be a finite number")
+        scale = 1.0
+        source = {k: strength * float(vectors.residual_norm[vectors.layers.index(k)]) * _unit(vectors, row, k)
+                  for k in chosen}  # fmt: skip
+    else:
+        source = {k: vectors.vectors[row, vectors.layers.index(k)].astype(np.float64) for k in chosen}
     with np.errstate(over="ignore"):
-        directions = {k: (scale * vectors.vectors[row, vectors.layers.index(k)]).astype(np.float32) for k in chosen}
+        directions = {k - 1: (scale * v).astype(np.float32) for k, v in source.items()}
     if not all(np.isfinite(d).all() for d in directions.values()):
         raise EmovecError(f"--scale {scale}: the scaled vectors overflow float32; use a smaller scale")
     hint = model_hint or str(vectors.metadata.get("model_class") or vectors.metadata.get("model") or "unknown")
@@ -75,7 +102,8 @@ def _write(gguf, partial: Path, hint: str, directions: dict[int, np.ndarray]) ->
 
 
 def read_gguf_control_vector(path: str | Path) -> dict:
-    """Read a control-vector GGUF: ``{'model_hint', 'layer_count', 'directions': {N: array}}``."""
+    """Read a control-vector GGUF: ``{'model_hint', 'layer_count', 'directions': {N: array}, 'layers': {N + 1:
+    array}}`` (``directions`` by llama.cpp's index, ``layers`` by emovec's layer)."""
     import gguf
 
     reader = gguf.GGUFReader(str(path))
@@ -99,4 +127,5 @@ def read_gguf_control_vector(path: str | Path) -> dict:
         "model_hint": field(f"{ARCH}.model_hint"),
         "layer_count": int(field(f"{ARCH}.layer_count")),
         "directions": directions,
+        "layers": {n + 1: d for n, d in directions.items()},
     }
