@@ -45,6 +45,9 @@ _API = {
     "match_emotions": "emovec.analysis.norms.matching",
     "ProbeResult": "emovec.probing.probe",
     "probe": "emovec.probing.probe",
+    "SelfRated": "emovec.probing.self_rated",
+    "rate_norms": "emovec.probing.self_rated",
+    "rate_words": "emovec.probing.self_rated",
     "run_study": "emovec.study.runner",
     "EmovecError": "emovec.errors",
     "SettingError": "emovec.errors",
@@ -87,6 +90,7 @@ if TYPE_CHECKING:
     from emovec.models.layers import parse_layer_spec, relative_depths
     from emovec.models.loaded import LoadedModel
     from emovec.models.loading import load_model
+    from emovec.probing.self_rated import SelfRated, rate_norms, rate_words
     from emovec.study.runner import run_study
     from emovec.vectors.build import build_vectors
     from emovec.vectors.emotion_vectors import EmotionVectors, load_vectors

@@ -10,8 +10,9 @@ Which positions are steered (``phase``), counted in the padded sequence that ``g
   character span, mapped to tokens); generated tokens never.
 
 A model-level pre-hook reads each forward pass's offset in the sequence (``cache_position``, else the KV
-cache's length before the pass, else 0): a pass at offset 0 is the prompt (its attention mask says which tokens are padding);
-later passes under the KV cache are one token each at offset ``prompt length + i``. A plain forward pass
+cache's length before the pass, else 0): a pass at offset 0 is the prompt (its attention mask says which
+tokens are padding); later passes under the KV cache are one token each at offset ``prompt length + i``.
+A plain forward pass
 without ``generate`` is a prompt: ``prompt`` steers all its real tokens, ``response`` only its last.
 On exit every hook is removed, also after an exception, so the model is exactly as it was.
 """
