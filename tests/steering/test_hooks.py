@@ -78,9 +78,9 @@ def test_added_vector_is_strength_times_residual_norm_times_unit_vector(tiny):
     single = added_vectors(vectors, {"joy": 0.3}, [1, 2])
     assert total_added_norm(single) == pytest.approx(2 * 0.3 * 5.0)
     np.testing.assert_allclose(np.linalg.norm(random_like(single, 1), axis=1), np.linalg.norm(single, axis=1))
-    with pytest.warns(UserWarning, match="more than the residual norm"):
-        with steering(loaded, vectors, {"joy": 0.6}, layers=[1, 2]):
-            pass
+    with pytest.warns(UserWarning, match="more than the residual norm"), steering(loaded, vectors, {"joy": 0.6},
+                                                                                   layers=[1, 2]):  # fmt: skip
+        pass
 
 
 class Block0Inputs:
@@ -187,8 +187,8 @@ def test_layer_specs_and_strength_specs(tiny):
     for bad in ("abc", "0.2:-0.2:0.1", "0:1:0", "nan"):
         with pytest.raises(EmovecError):
             parse_strengths(bad)
-    with pytest.raises(EmovecError, match="not among the vectors' emotions"):
-        with steering(loaded, vectors, {"zzz": 0.1}, layers=[1]):
-            pass
+    with pytest.raises(EmovecError, match="not among the vectors' emotions"), steering(loaded, vectors, {"zzz": 0.1},
+                                                                                        layers=[1]):  # fmt: skip
+        pass
     with pytest.raises(EmovecError, match="out of range|outside"):
         steering_layers(vectors, "99", loaded.n_blocks)
