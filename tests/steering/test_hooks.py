@@ -128,7 +128,7 @@ def test_steered_positions_under_the_kv_cache_and_left_padding(tiny, phase):
     embed = loaded.model.get_input_embeddings()
     assert captured[0].shape[1] == width and all(c.shape[1] == 1 for c in captured[1:])
     offset = 0
-    for step, hidden in enumerate(captured):
+    for hidden in captured:
         positions = range(offset, offset + hidden.shape[1])
         with torch.inference_mode():
             base = embed(sequence[:, offset:offset + hidden.shape[1]])
