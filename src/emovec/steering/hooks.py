@@ -38,8 +38,8 @@ DEFAULT_DEPTH = 0.66
 
 
 def steering_layers(vectors: EmotionVectors, layers: str | list[int] | None, n_blocks: int) -> list[int]:
-    """Resolve a layer spec (``0.66``, ``14-18``, ``12,14``, ``all``: every vector layer >= 1); default: the
-    vectors' layer nearest 2/3 of the depth."""
+    """Resolve a layer spec (``0.66``, ``12,14``; ``14-18``: the vectors' layers in that range; ``all``: every
+    vector layer >= 1); default: the vectors' layer nearest 2/3 of the depth."""
     if layers is None:
         target = DEFAULT_DEPTH * n_blocks
         return [min([k for k in vectors.layers if k >= 1] or vectors.layers, key=lambda k: abs(k - target))]
@@ -55,7 +55,11 @@ def steering_layers(vectors: EmotionVectors, layers: str | list[int] | None, n_b
                 raise SettingError("layers", f"{layers!r}: a range is FIRST-LAST, e.g. 14-18") from None
             if first > last:
                 raise SettingError("layers", f"{layers!r}: FIRST must not exceed LAST")
-            layers = list(range(first, last + 1))
+            inside = [k for k in vectors.layers if first <= k <= last]
+            if not inside:
+                raise SettingError("layers", f"{layers!r}: no vector layer in that range (the vectors have "
+                                             f"{', '.join(map(str, vectors.layers))})")  # fmt: skip
+            layers = inside
     chosen = parse_layer_spec(layers, n_blocks)
     bad = [k for k in chosen if not 0 <= k <= n_blocks]
     if bad:
