@@ -82,6 +82,7 @@ def generate(
     phase: str = "response",
     spans: list[np.ndarray | None] | None = None,
     max_new_tokens: int = 48,
+    min_new_tokens: int = 0,
     temperature: float = 0.0,
     top_p: float = 1.0,
     seeds: list[int] | None = None,
@@ -112,6 +113,8 @@ def generate(
                         token_mask[b, width - len(prompts[r].ids):] = spans[r]
             sample = temperature > 0
             options = {"do_sample": sample, "max_new_tokens": max_new_tokens, "pad_token_id": model.pad_token_id}
+            if min_new_tokens:
+                options["min_new_tokens"] = min_new_tokens
             if sample:
                 options.update(temperature=temperature, top_p=top_p)
             else:
