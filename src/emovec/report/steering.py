@@ -33,3 +33,40 @@ def sweep_summary(table: pd.DataFrame) -> list[dict]:
     columns = [c for c in ("readback", "perplexity", "distinct_2", "repetition") if c in table]
     grouped = table.groupby(["condition", "strength"], dropna=False)[columns].mean().reset_index()
     return grouped.to_dict(orient="records")
+
+
+def write_next_word(out: str | Path, result) -> Path:
+    """``next_word.csv`` (the change matrix), ``next_word_base.csv``, a figure, and ``next_word.json`` last."""
+    from emovec.report.steering_figures import plot_word_changes
+
+    out = Path(out)
+    with exclusive_lock(out):
+        (out / "next_word.json").unlink(missing_ok=True)
+        matrix = pd.DataFrame(result.change, columns=result.emotions)
+        matrix.insert(0, "steered", result.emotions)
+        _csv(matrix, out / "next_word.csv")
+        base = pd.DataFrame(result.base, columns=result.emotions)
+        base.insert(0, "stem", result.stems)
+        _csv(base, out / "next_word_base.csv")
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+        plot_word_changes(result.change, result.emotions, result.emotions, out / "figures" / "next_word.png")
+        write_json_atomic(out / "next_word.json", {"settings": result.settings, "matching": result.matching,
+                                                   "non_matching": result.non_matching, "p_perm": result.p_perm})
+    return out
+
+
+def write_preferences(out: str | Path, result) -> Path:
+    """``activities.csv``, ``emotions.csv``, figures, and ``preferences.json`` last."""
+    from emovec.report.steering_figures import plot_elo, plot_elo_changes
+
+    out = Path(out)
+    with exclusive_lock(out):
+        (out / "preferences.json").unlink(missing_ok=True)
+        _csv(result.activities, out / "activities.csv")
+        _csv(result.emotions, out / "emotions.csv")
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+        plot_elo(result.activities, out / "figures" / "elo.png")
+        plot_elo_changes(result.emotions, result.summary.get("r_change_vs_probe_elo"),
+                         out / "figures" / "elo_change_vs_probe.png")  # fmt: skip
+        write_json_atomic(out / "preferences.json", result.summary)
+    return out

@@ -65,3 +65,41 @@ def plot_word_changes(matrix: np.ndarray, emotions: list[str], words: list[str],
     fig.colorbar(image, ax=ax, shrink=0.7, label="change in log-probability")
     ax.set_title(title or "Next-word test: the diagonal is the steered emotion's own word", fontsize=9)
     return save_figure(fig, out)
+
+
+def plot_elo(activities: pd.DataFrame, out: str | Path) -> Path:
+    """Each activity's rating with its bootstrap interval, sorted, coloured by category."""
+    plt = _pyplot()
+    shown = activities.sort_values("elo")
+    categories = list(dict.fromkeys(activities.get("category", pd.Series(["all"] * len(activities)))))
+    colors = {c: plt.cm.tab10(i % 10) for i, c in enumerate(categories)}
+    fig, ax = plt.subplots(figsize=(7, max(3, 0.22 * len(shown) + 1)))
+    y = np.arange(len(shown))
+    cats = shown.get("category", pd.Series(["all"] * len(shown), index=shown.index))
+    ax.barh(y, shown["elo"], color=[colors[c] for c in cats])
+    if "elo_low" in shown:
+        ax.errorbar(shown["elo"], y, xerr=[shown["elo"] - shown["elo_low"], shown["elo_high"] - shown["elo"]],
+                    fmt="none", ecolor="black", linewidth=0.7)  # fmt: skip
+    ax.set_yticks(y, shown["id"], fontsize=6)
+    ax.set_xlabel("Elo (Bradley-Terry, mean 0; bars: 95% bootstrap interval)")
+    for c in categories:
+        ax.barh([], [], color=colors[c], label=c)
+    ax.legend(fontsize=6, frameon=False, loc="lower right")
+    ax.set_title("Which activity the model prefers (both option orders)", fontsize=9)
+    return save_figure(fig, out)
+
+
+def plot_elo_changes(emotions: pd.DataFrame, r: float | None, out: str | Path) -> Path:
+    """Per emotion: the steered activities' rating change against the probe-rating correlation."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter(emotions["probe_elo_r"], emotions["elo_change_steered"], s=14)
+    for _, row in emotions.iterrows():
+        ax.annotate(row["emotion"], (row["probe_elo_r"], row["elo_change_steered"]), fontsize=6)
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.axvline(0, color="black", linewidth=0.5)
+    ax.set_xlabel("r(probe score, Elo) over activities")
+    ax.set_ylabel("Elo change of the steered activities")
+    shown = "" if r is None or not np.isfinite(r) else f" (r = {r:.2f})"
+    ax.set_title(f"Steering moves preferences as the probes predict?{shown}", fontsize=9)
+    return save_figure(fig, out)
