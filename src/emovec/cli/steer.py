@@ -84,9 +84,8 @@ def next_word(
     model: Annotated[str, typer.Option(help="Hub id, local folder, .gguf or bundled name of the vectors' model.")],
     vectors: Annotated[Path, typer.Option(help="Vectors directory written by 'emovec vectors'.")],
     out: Annotated[Path, typer.Option(help="Output directory: next_word.csv, next_word.json, figures/.")],
-    emotions: Annotated[str | None, typer.Option(help="Emotions (words and vectors), comma-separated; default all.")] = (
-        None
-    ),
+    emotions: Annotated[str | None, typer.Option(help="Emotions (words and vectors), comma-separated; "
+                                                      "default all.")] = None,
     stems: Annotated[Path | None, typer.Option(help="Stems: .txt, one per line (default: emovec's 24).")] = None,
     strength: Annotated[float, typer.Option(help="Fraction of the residual norm.", callback=finite)] = 0.1,
     layers: Annotated[str | None, typer.Option(help="'0.66', '14-18', '12,14' or 'all'.")] = None,
@@ -107,7 +106,7 @@ def next_word(
 
     loaded_vectors = load_vectors(vectors)
     chosen = _emotion_list(emotions)
-    check_steerable(loaded_vectors, chosen or loaded_vectors.emotions, loaded_vectors.layers)
+    check_steerable(loaded_vectors, chosen or loaded_vectors.emotions, loaded_vectors.layers, "emotions")
     stem_list = read_prompts(stems, "stem") if stems else None
     loaded = load_model(model, device=device, dtype=dtype.value)
     result = next_word_test(loaded, loaded_vectors, chosen, stem_list, strength=strength, layers=layers,
@@ -145,7 +144,7 @@ def preferences(
 
     loaded_vectors = load_vectors(vectors)
     chosen = _emotion_list(emotions)
-    check_steerable(loaded_vectors, chosen or loaded_vectors.emotions, loaded_vectors.layers)
+    check_steerable(loaded_vectors, chosen or loaded_vectors.emotions, loaded_vectors.layers, "emotions")
     loaded = load_model(model, device=device, dtype=dtype.value)
     result = preference_test(loaded, loaded_vectors, bundled_activities(per_category), chosen, strength=strength,
                              layers=layers, bootstrap=bootstrap, batch_size=batch_size, progress=progress)  # fmt: skip

@@ -42,13 +42,13 @@ def parse_strengths(text: str, flag: str = "strength") -> list[float]:
     return values
 
 
-def check_steerable(vectors: EmotionVectors, emotions: list[str], layers: list[int]) -> None:
+def check_steerable(vectors: EmotionVectors, emotions: list[str], layers: list[int], setting: str = "emotion") -> None:
     """Refuse unknown emotions, layers the vectors lack, and vectors without residual norms."""
     unknown = [e for e in emotions if e not in vectors.emotions]
     if unknown:
         more = ", ..." if len(vectors.emotions) > 8 else ""
-        raise SettingError("emotion", f"not among the vectors' emotions: {', '.join(unknown[:10])} (they have "
-                                      f"{', '.join(vectors.emotions[:8])}{more})")  # fmt: skip
+        raise SettingError(setting, f"not among the vectors' emotions: {', '.join(unknown[:10])} (they have "
+                                    f"{', '.join(vectors.emotions[:8])}{more})")  # fmt: skip
     missing = [k for k in layers if k not in vectors.layers]
     if missing:
         raise SettingError("layers", f"layer(s) {', '.join(map(str, missing))} are not among the vectors' layers")
