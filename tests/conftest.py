@@ -155,3 +155,13 @@ def check_against_reference(loaded, padding_side: str, batch_size: int) -> None:
     bound = np.nan_to_num(1e-5 * (1 + np.abs(reference) + scale), nan=1e-5)
     np.testing.assert_array_less(np.nan_to_num(np.abs(got.means - reference)), bound)
     np.testing.assert_allclose(got.norms, reference_norms, rtol=1e-5, atol=1e-5, equal_nan=True)
+
+
+def tiny_vectors(loaded, norm: float = 5.0, seed: int = 0) -> emovec.EmotionVectors:
+    n = loaded.n_blocks
+    rng = np.random.default_rng(seed)
+    return emovec.EmotionVectors(rng.normal(size=(3, n + 1, loaded.hidden_size)).astype(np.float32),
+                                 ["joy", "fear", "calm"], list(range(n + 1)),
+                                 grand_mean=np.zeros((n + 1, loaded.hidden_size), np.float32),
+                                 residual_norm=np.full(n + 1, norm, np.float32),
+                                 metadata={"model": loaded.name, "n_blocks": n})  # fmt: skip

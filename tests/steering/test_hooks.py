@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_vectors
 
 import emovec
 from emovec.errors import EmovecError
@@ -14,16 +15,6 @@ from emovec.steering.hooks import steering, steering_layers
 from emovec.steering.strengths import added_vectors, parse_strengths, random_like, total_added_norm
 
 PROMPTS = ["hello there", "a much longer prompt with many more words in it than the others", "hi"]
-
-
-def tiny_vectors(loaded, norm: float = 5.0, seed: int = 0) -> emovec.EmotionVectors:
-    n = loaded.n_blocks
-    rng = np.random.default_rng(seed)
-    return emovec.EmotionVectors(rng.normal(size=(3, n + 1, loaded.hidden_size)).astype(np.float32),
-                                 ["joy", "fear", "calm"], list(range(n + 1)),
-                                 grand_mean=np.zeros((n + 1, loaded.hidden_size), np.float32),
-                                 residual_norm=np.full(n + 1, norm, np.float32),
-                                 metadata={"model": loaded.name, "n_blocks": n})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
