@@ -49,7 +49,7 @@ def test_demo_runs_the_bundled_study_with_both_language_models(tmp_path, bundled
     study, _ = load_study(demo_study_file())
     assert [m.model for m in study.models] == ["smollm2-135m-instruct", "gemma-3-270m"]
     result = run_demo(tmp_path, bootstrap=30, permutations=30, progress=False)
-    assert result["counts"]["run"] == len(result["stages"]) == 11  # the study runner, not a separate code path
+    assert result["counts"]["run"] == len(result["stages"]) == 12  # the study runner, not a separate code path
     results = pd.read_csv(tmp_path / "results.csv")
     assert list(results["model"]) == ["smollm2-135m", "gemma3-270m"] and (results["n_matched"] == 28).all()
     smollm = pd.read_csv(tmp_path / "tables" / "smollm2-135m__demo.csv")
@@ -59,11 +59,11 @@ def test_demo_runs_the_bundled_study_with_both_language_models(tmp_path, bundled
     cka = pd.read_csv(tmp_path / "comparisons" / "demo__smollm2-135m_vs_gemma3-270m__cka.csv", index_col=0)
     assert cka.shape == (31, 19) and cka.to_numpy().max() <= 1 + 1e-9
     html = (tmp_path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 8  # curves, planes, heatmaps, EVR, 2 battery figures, CKA, RSA
+    assert html.count("data:image/png;base64,") == 9  # curves, planes, heatmaps, EVR, 2 battery figures, sweep, CKA, RSA
     assert "Scenario battery: smollm2-135m on demo" in html and "Token heatmap: smollm2-135m on demo" in html
     assert "What the numbers show" in html and "What they do not show" in html
     assert "Gemma Terms of Use" in html and "<details><summary>Settings and provenance" in html
     for name in ("layer_curves", "pca_scatter", "cka_matrix"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 10_000
     again = run_demo(tmp_path, bootstrap=30, permutations=30, progress=False)
-    assert again["counts"] == {"run": 0, "cached": 11}
+    assert again["counts"] == {"run": 0, "cached": 12}

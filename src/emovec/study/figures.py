@@ -228,6 +228,7 @@ def study_figures(plan: Plan) -> list[tuple[Path, str]]:
         figures.append((cka, "Linear CKA between the emotion-vector geometry of every layer of one model and every "
                              "layer of the other (1 = the same geometry up to rotation and scale)."))  # fmt: skip
     figures.extend(detection_figures(plan, folder))
+    figures.extend(steering_figures(plan, folder))
     rsa = rsa_curves(plan, folder / "rsa_by_layer")
     if rsa is not None:
         figures.append((rsa, "Representational similarity between conditions at each depth (corpus vs corpus "
@@ -260,4 +261,25 @@ def detection_figures(plan: Plan, folder: Path) -> list[tuple[Path, str]]:
                 target = folder / f"{figure}__{stage.label}.png"
                 shutil.copyfile(source / f"{figure}.png", target)
                 out.append((target, caption))
+    return out
+
+
+def steering_figures(plan: Plan, folder: Path) -> list[tuple[Path, str]]:
+    """The steer stages' sweep figures, copied under ``figures/`` with a caption stating the convention."""
+    import shutil
+
+    out = []
+    for stage in (st for st in plan.stages if st.kind == "steer"):
+        source = stage.directory / "figures" / "sweep.png"
+        if not source.exists():
+            continue
+        settings = json.loads((stage.directory / "steer.json").read_text())["settings"]
+        target = folder / f"steering_sweep__{stage.label}.png"
+        shutil.copyfile(source, target)
+        out.append((target, f"Steering, {stage.label.replace('__', ' on ')}: each emotion's vector added at layers "
+                    f"{', '.join(map(str, settings['layers']))} ({settings['phase']} phase) at strength x the "
+                    "layer's mean residual norm, greedy. Left: the steered emotion's probe score on the reply, read "
+                    "by the unsteered model (dashed: the same probe under a random direction of the same norm); "
+                    "middle: the reply's perplexity under the unsteered model (grey: random direction); right: "
+                    "distinct-2. Mean over prompts, bands +-1 standard error."))  # fmt: skip
     return out

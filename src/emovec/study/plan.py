@@ -20,11 +20,13 @@ from emovec.models.identity import model_identity
 from emovec.study.spec import ModelSpec, Study
 from emovec.study.stages import (
     DETECT_VERSION,
+    STEER_VERSION,
     analyze_stage,
     detect_stage,
     extract_stage,
     generate_stage,
     source_corpus_stage,
+    steer_stage,
     vectors_stage,
 )
 
@@ -152,6 +154,11 @@ def plan_study(study: Study, out: Path) -> Plan:
                 stages.append(Stage("detect", label, {"vectors": vectors.digest, "method": DETECT_VERSION,
                                                       "seed": s.seed, **probing.model_dump()},
                                     out, detect_stage(probing, s), model=model.name))  # fmt: skip
+            steering = study.steering
+            if steering is not None and (steering.models is None or model.name in steering.models):
+                stages.append(Stage("steer", label, {"vectors": vectors.digest, "method": STEER_VERSION,
+                                                     "seed": s.seed, **steering.model_dump()},
+                                    out, steer_stage(steering, s), model=model.name))  # fmt: skip
             conditions.append((model.name, corpus.name))
     plan = Plan(study, out, stages, corpora, conditions)
     _wire(plan, neutrals)

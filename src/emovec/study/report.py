@@ -90,6 +90,7 @@ def write_study_report(directory: str | Path, figures: list[tuple[Path, str]] | 
         tables.append((f"Comparison {path.stem.replace('__', ': ').replace('_vs_', ' vs ')}",
                        table_html(pd.read_csv(path))))  # fmt: skip
     tables.extend(_probing_sections(directory))
+    tables.extend(_steering_sections(directory))
     study_text = (directory / "study.toml").read_text() if (directory / "study.toml").exists() else ""
     provenance = json.loads((directory / "provenance.json").read_text())
     folded = [("Study file", f"<pre>{html.escape(study_text)}</pre>")]
@@ -126,4 +127,20 @@ def _probing_sections(directory: Path) -> list[tuple[str, str]]:
             emotion = result.emotions[int(np.argmax(flat))]
             heatmap = token_heatmap_html(result, layer, emotion)
             sections.append((f"Token heatmap: {label.replace('__', ' on ')}", heatmap))
+    return sections
+
+
+def _steering_sections(directory: Path) -> list[tuple[str, str]]:
+    """Per steer stage: example replies of the first prompt at each emotion's strengths, with their read-back."""
+    sections = []
+    for stage in sorted((directory / "stages" / "steer").glob("*")):
+        if not (stage / "steer.json").exists():
+            continue
+        table = pd.read_csv(stage / "steer.csv", keep_default_na=False, na_values=[""])
+        first = table[(table["prompt_id"] == 1) & ~table["control"].astype(bool)]
+        shown = first[["condition", "strength", "readback", "perplexity", "distinct_2", "text"]].copy()
+        shown = shown.sort_values(["condition", "strength"])
+        label = stage.name.rsplit("-", 1)[0].replace("__", " on ")
+        prompt = html.escape(str(table["prompt"].iloc[0]))
+        sections.append((f"Steering examples: {label}", f"<p>Prompt: <i>{prompt}</i></p>" + table_html(shown)))
     return sections

@@ -39,7 +39,7 @@ def run_plan(plan: Plan, progress: bool = True) -> dict:
                                                  trust_remote_code=spec.trust_remote_code)  # fmt: skip
             stage.loaded_model = loaded[stage.model]  # type: ignore[attr-defined]
         stage.progress = progress  # type: ignore[attr-defined]
-        if stage.kind in ("vectors", "analyze", "detect") and stage.directory.exists():
+        if stage.kind in ("vectors", "analyze", "detect", "steer") and stage.directory.exists():
             shutil.rmtree(stage.directory)  # cheap stages restart clean
         stage.directory.mkdir(parents=True, exist_ok=True)
         stage.action(stage)

@@ -100,6 +100,29 @@ class ProbingSpec(_Strict):
     random_sets: int = Field(100, ge=0)
 
 
+class SteeringSpec(_Strict):
+    """A strength sweep with a random-direction control on each condition's vectors (``[steering]``)."""
+
+    models: list[str] | None = None  # default: every model
+    emotions: list[str] = Field(min_length=1)
+    strengths: str = "-0.15:0.15:0.05"  # a number, a list a,b,c or a range START:STOP:STEP
+    layers: str | None = None  # default: the vector layer nearest 2/3 depth
+    phase: Literal["prompt", "response", "all"] = "response"
+    prompts: list[str] = []  # default: the first two bundled neutral prompts
+    max_new_tokens: int = Field(32, ge=1)
+    control: bool = True
+
+    @model_validator(mode="after")
+    def _strengths(self) -> SteeringSpec:
+        from emovec.steering.strengths import parse_strengths
+
+        try:
+            parse_strengths(self.strengths)
+        except Exception as err:
+            raise _KeyError("steering.strengths", str(err).split(": ", 1)[-1]) from None
+        return self
+
+
 class Study(_Strict):
     name: str
     out: str | None = None
@@ -108,6 +131,7 @@ class Study(_Strict):
     corpora: list[CorpusSpec] = Field(min_length=1)
     references: list[Reference] = []
     probing: ProbingSpec | None = None
+    steering: SteeringSpec | None = None
 
     @model_validator(mode="after")
     def _names(self) -> Study:
@@ -125,6 +149,9 @@ class Study(_Strict):
         for i, name in enumerate((self.probing.models or []) if self.probing else []):
             if name not in models:
                 raise _KeyError(f"probing.models.{i}", f"no model named {name!r}")
+        for i, name in enumerate((self.steering.models or []) if self.steering else []):
+            if name not in models:
+                raise _KeyError(f"steering.models.{i}", f"no model named {name!r}")
         return self
 
     def model(self, name: str) -> ModelSpec:

@@ -145,3 +145,27 @@ def detect_stage(probing, s):
         stage.finish(scenarios=summary)
 
     return run
+
+
+STEER_VERSION = 1  # bump when what the steer stage computes changes
+
+
+def steer_stage(steering, s):
+    """A strength sweep (with its random-direction control) on the condition's vectors, read back unsteered."""
+
+    def run(stage: Stage) -> None:
+        from emovec.report.steering import sweep_summary, write_steering
+        from emovec.steering.sweep import bundled_prompts, plan_conditions, run_sweep
+        from emovec.vectors.emotion_vectors import load_vectors
+
+        plan: Plan = stage.plan  # type: ignore[attr-defined]
+        vectors = load_vectors(plan.find("vectors", stage.label).directory)
+        conditions = plan_conditions(steering.emotions, [steering.strengths], control=steering.control)
+        table, settings = run_sweep(stage.loaded_model, vectors, steering.prompts or bundled_prompts()[:2],  # type: ignore[attr-defined]
+                                    conditions, layers=steering.layers, phase=steering.phase,
+                                    max_new_tokens=steering.max_new_tokens, seeds=[s.seed],
+                                    progress=stage.progress)  # type: ignore[attr-defined]
+        write_steering(stage.directory, table, settings)
+        stage.finish(layers=settings["layers"], summary=sweep_summary(table))
+
+    return run
