@@ -59,7 +59,7 @@ def test_demo_runs_the_bundled_study_with_both_language_models(tmp_path, bundled
     cka = pd.read_csv(tmp_path / "comparisons" / "demo__smollm2-135m_vs_gemma3-270m__cka.csv", index_col=0)
     assert cka.shape == (31, 19) and cka.to_numpy().max() <= 1 + 1e-9
     html = (tmp_path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 9  # curves, planes, heatmaps, EVR, 2 battery figures, sweep, CKA, RSA
+    assert html.count("data:image/png;base64,") == 9  # + battery x2, sweep, CKA, RSA
     assert "Scenario battery: smollm2-135m on demo" in html and "Token heatmap: smollm2-135m on demo" in html
     assert "What the numbers show" in html and "What they do not show" in html
     assert "Gemma Terms of Use" in html and "<details><summary>Settings and provenance" in html
