@@ -38,7 +38,7 @@ def test_steer_sweep_writes_rows_controls_and_figure(built, tmp_path, capsys):
     assert code == 0
     table = pd.read_csv(out / "steer.csv")
     assert len(table) == 2 * (2 * 3 + 2)  # prompts x (emotions x strengths + controls at the non-zero ones)
-    assert {"text", "readback", "perplexity", "distinct_2", "repetition", "score_calm", "score_sad"} <= set(table)
+    assert {"text", "readback", "perplexity", "distinct_2", "repetition", "coherent", "score_calm"} <= set(table)
     assert (out / "figures" / "sweep.png").exists()
     document = json.loads((out / "steer.json").read_text())
     assert document["settings"]["layers"] == [1, 2] and document["rows"] == len(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -72,3 +73,14 @@ def test_text_statistics_against_hand_counts():
     assert repetition_rate("the cat sat the cat sat", 3) == pytest.approx(1 / 4)  # 4 trigrams, 1 repeat
     assert repetition_rate("one two three four", 3) == 0.0
     assert np.isnan(distinct_n("word", 2))
+
+
+def test_coherence_flags_and_onsets_on_a_planted_table():
+    from emovec.steering.sweep import coherent, incoherence_onsets
+
+    table = pd.DataFrame({"prompt_id": [1] * 5, "condition": ["joy"] * 5, "control": [False] * 5,
+                          "strength": [-0.2, -0.1, 0.0, 0.1, 0.2],
+                          "perplexity": [30.0, 5.0, 2.0, 15.0, 17.0], "repetition": [0.0, 0.5, 0.0, 0.1, 0.0]})  # fmt: skip
+    table["coherent"] = coherent(table)
+    assert list(table["coherent"]) == [False, False, True, True, False]  # 8x 2.0 = 16; repetition 0.5 > 0.3
+    assert incoherence_onsets(table) == {"joy": {"positive": 0.2, "negative": -0.1}}

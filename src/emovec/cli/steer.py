@@ -69,6 +69,11 @@ def steer(
     for message in settings["warnings"]:
         stderr_console.print(f"warning: {message}", highlight=False)
     write_steering(out, table, settings)
+    for name, onset in (settings.get("incoherent_from") or {}).items():
+        sides = [f"{v:+g}" for v in (onset["negative"], onset["positive"]) if v is not None]
+        if sides:
+            stderr_console.print(f"{name}: most replies are incoherent (perplexity > 8x unsteered, or repeating) at "
+                                 f"strength {' and '.join(sides)}", highlight=False)  # fmt: skip
     shown = table.drop_duplicates(["condition", "strength"]).head(6)
     for _, row in shown.iterrows():
         typer.echo(f"[{row['condition']} {row['strength']:+g}] {row['text'][:100]!r}")

@@ -116,12 +116,38 @@ def run_sweep(
         for j, emotion in enumerate(emotions):
             table[f"score_{emotion}"] = scores[last][where, j]
         table["readback"] = [row.get(f"score_{row['condition']}", np.nan) for _, row in table.iterrows()]
+        table["coherent"] = coherent(table)
     settings = {"model": model.name, "vectors_model": vectors.metadata.get("model"), "layers": chosen,
                 "phase": phase, "chat": chat, "max_new_tokens": max_new_tokens, "temperature": temperature,
                 "top_p": top_p, "seeds": seeds, "emotions": emotions, "readback_layer": max(read_layers),
                 "residual_norm": {int(k): float(vectors.residual_norm[vectors.layers.index(k)]) for k in chosen},
-                "warnings": warnings_seen, "generations": len(adds)}  # fmt: skip
+                "warnings": warnings_seen, "generations": len(adds),
+                "incoherent_from": incoherence_onsets(table) if readback else None}  # fmt: skip
     return table, settings
+
+
+PERPLEXITY_RATIO = 8.0  # a reply is incoherent above 8x its prompt's unsteered (greedy) perplexity
+MAX_REPETITION = 0.3  # or when more than 30% of its word trigrams repeat
+
+
+def coherent(table: pd.DataFrame) -> pd.Series:
+    """Per row: perplexity within ``PERPLEXITY_RATIO`` x the prompt's unsteered reply (strength 0; else its
+    lowest) and at most ``MAX_REPETITION`` repeated trigrams."""
+    zero = table[(table["strength"] == 0) & ~table["control"]]
+    base = (zero if len(zero) else table).groupby("prompt_id")["perplexity"].min()
+    limit = table["prompt_id"].map(base) * PERPLEXITY_RATIO
+    return (table["perplexity"] <= limit) & ~(table["repetition"] > MAX_REPETITION)
+
+
+def incoherence_onsets(table: pd.DataFrame) -> dict[str, dict[str, float | None]]:
+    """Per emotion: the smallest positive and negative strength at which most replies are incoherent."""
+    out = {}
+    for emotion, rows in table[~table["control"]].groupby("condition"):
+        share = rows.groupby("strength")["coherent"].mean()
+        up = [x for x in share.index if x > 0 and share[x] < 0.5]
+        down = [x for x in share.index if x < 0 and share[x] < 0.5]
+        out[str(emotion)] = {"positive": float(min(up)) if up else None, "negative": float(max(down)) if down else None}
+    return out
 
 
 def bundled_prompts() -> list[str]:
