@@ -80,7 +80,8 @@ def test_coherence_flags_and_onsets_on_a_planted_table():
 
     table = pd.DataFrame({"prompt_id": [1] * 5, "condition": ["joy"] * 5, "control": [False] * 5,
                           "strength": [-0.2, -0.1, 0.0, 0.1, 0.2],
-                          "perplexity": [30.0, 5.0, 2.0, 15.0, 17.0], "repetition": [0.0, 0.5, 0.0, 0.1, 0.0]})  # fmt: skip
+                          "perplexity": [30.0, 5.0, 2.0, 15.0, 17.0],
+                          "repetition": [0.0, 0.5, 0.0, 0.1, 0.0]})  # fmt: skip
     table["coherent"] = coherent(table)
     assert list(table["coherent"]) == [False, False, True, True, False]  # 8x 2.0 = 16; repetition 0.5 > 0.3
     assert incoherence_onsets(table) == {"joy": {"positive": 0.2, "negative": -0.1}}
