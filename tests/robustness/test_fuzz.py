@@ -26,7 +26,8 @@ from emovec.cli.app import main
 THREE, LAYERS = np.array(["calm", "sad", "angry"]), np.arange(2)
 COMPLETE = {"manifest.json", "vectors.safetensors", "metadata.json", "geometry.json", "geometry.csv",
             "compare.csv", "cka.csv", "report.html", "results.csv", "probe.json", "scores.parquet", "probe.html",
-            "detection.json", "detection.csv"}  # fmt: skip
+            "detection.json", "detection.csv", "steer.json", "steer.csv", "next_word.json", "preferences.json",
+            "rated.json"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -552,6 +553,47 @@ CASES: list = [
     pytest.param(["norms", "fetch", "nrc-vad-v2.1", "--accept-terms", "--cache-dir", "TMP/cachefile", "--url",
                   "file:///nonexistent/x.zip", "--no-progress"], make_file("cachefile"), ("cachefile",),
                  id="norms-fetch-cache-is-a-file"),  # fmt: skip
+    # ---- steer, next-word, preferences (the tiny vectors hold calm, sad, angry)
+    *[pytest.param(["steer", "--model", "MODEL", "--vectors", "VEC", "--out", "OUT", "--no-progress",
+                    "--max-new-tokens", "2", *extra], prepare, needles, id=f"steer-{name}")
+      for name, extra, prepare, needles in [
+        ("unknown-emotion", ["--emotion", "zebra", "--strength", "0.1", "--prompt", "a"], None,
+         ("--emotion", "zebra")),
+        ("strength-not-a-number", ["--emotion", "calm", "--strength", "x", "--prompt", "a"], None, ("--strength",)),
+        ("strength-range-backwards", ["--emotion", "calm", "--strength", "0.2:-0.2:0.1", "--prompt", "a"], None,
+         ("--strength",)),
+        ("strength-inf", ["--emotion", "calm", "--strength", "inf", "--prompt", "a"], None, ("--strength",)),
+        ("layer-out-of-range", ["--emotion", "calm", "--strength", "0.1", "--layers", "99", "--prompt", "a"], None,
+         ("--layers",)),
+        ("layer-range-empty", ["--emotion", "calm", "--strength", "0.1", "--layers", "40-50", "--prompt", "a"],
+         None, ("--layers",)),
+        ("other-model", ["--emotion", "calm", "--strength", "0.1", "--prompt", "a", "--model", "OTHER_MODEL"], None,
+         ("built from",)),
+        ("prompts-no-column", ["--emotion", "calm", "--strength", "0.1", "--prompts", "TMP/p.jsonl"],
+         write("p.jsonl", '{"text": "a"}\n'), ("p.jsonl", "prompt")),
+        ("prompts-empty", ["--emotion", "calm", "--strength", "0.1", "--prompts", "TMP/p.txt"], write("p.txt", ""),
+         ("p.txt",)),
+        ("prompts-missing", ["--emotion", "calm", "--strength", "0.1", "--prompts", "TMP/none.jsonl"], None,
+         ("none.jsonl",)),
+        ("prompt-and-prompts", ["--emotion", "calm", "--strength", "0.1", "--prompt", "a", "--prompts",
+                                "TMP/p.txt"], write("p.txt", "a\n"), ("--prompts",)),
+        ("strength-count", ["--emotion", "calm", "--emotion", "sad", "--strength", "0.1", "--strength", "0.1",
+                            "--strength", "0.1", "--prompt", "a"], None, ("--strength",)),
+        ("temperature-negative", ["--emotion", "calm", "--strength", "0.1", "--prompt", "a", "--temperature", "-1"],
+         None, ("--temperature",)),
+        ("vectors-damaged", ["--emotion", "calm", "--strength", "0.1", "--prompt", "a"],
+         damage("VEC/vectors.safetensors", "flip"), ("vectors.safetensors",)),
+    ]],  # fmt: skip
+    pytest.param(["next-word", "--model", "MODEL", "--vectors", "VEC", "--out", "OUT", "--emotions", "calm,zebra",
+                  "--no-progress"], None, ("--emotions", "zebra"), id="next-word-unknown-emotion"),
+    pytest.param(["next-word", "--model", "MODEL", "--vectors", "VEC", "--out", "OUT", "--strength", "nan",
+                  "--no-progress"], None, ("--strength",), id="next-word-strength-nan"),
+    pytest.param(["next-word", "--model", "OTHER_MODEL", "--vectors", "VEC", "--out", "OUT", "--no-progress"], None,
+                 ("built from",), id="next-word-other-model"),
+    pytest.param(["preferences", "--model", "MODEL", "--vectors", "VEC", "--out", "OUT", "--emotions", "zebra",
+                  "--no-progress"], None, ("--emotions", "zebra"), id="preferences-unknown-emotion"),
+    pytest.param(["preferences", "--model", "MODEL", "--vectors", "VEC", "--out", "OUT", "--per-category", "0",
+                  "--no-progress"], None, ("--per-category",), id="preferences-per-category-zero"),
     # ---- anything
     pytest.param(["nosuchcommand"], None, ("nosuchcommand",), id="unknown-command"),
     pytest.param(["models", "nosuch"], None, ("nosuch",), id="unknown-subcommand"),
@@ -568,7 +610,7 @@ def test_the_table_is_large_and_names_every_command():
     assert len(CASES) >= 150
     commands = {case.values[0][0] for case in CASES}
     expected = {"extract", "layers", "vectors", "analyze", "export", "compare", "generate", "demo", "run",
-                "report", "corpus", "norms", "probe", "detect"}  # fmt: skip
+                "report", "corpus", "norms", "probe", "detect", "steer", "next-word", "preferences"}  # fmt: skip
     assert expected <= commands, expected - commands
 
 
