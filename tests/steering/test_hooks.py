@@ -183,3 +183,19 @@ def test_layer_specs_and_strength_specs(tiny):
         pass
     with pytest.raises(EmovecError, match="out of range|outside"):
         steering_layers(vectors, "99", loaded.n_blocks)
+
+
+@pytest.mark.slow
+def test_bundled_smollm2_batch_equals_alone_and_strength_zero_is_plain(bundled_llm):
+    loaded = bundled_llm("smollm2-135m-instruct")
+    vectors = tiny_vectors(loaded, norm=30.0, seed=1)
+    prompts = [prepare_prompt(loaded.tokenizer, p) for p in ("Tell me about your day.", "Describe a window.",
+                                                              "What is the capital of France? Answer briefly.")]
+    layers = [12, 16]
+    adds = np.stack([added_vectors(vectors, s, layers) for s in ({"joy": 0.1}, {"fear": -0.1}, {"joy": 0.0})])
+    batch = generate(loaded, prompts, adds, layers, max_new_tokens=12, batch_size=3, progress=False)
+    alone = [generate(loaded, [p], adds[i:i + 1], layers, max_new_tokens=12, progress=False)[0]
+             for i, p in enumerate(prompts)]  # fmt: skip
+    assert [g.token_ids for g in batch] == [g.token_ids for g in alone]
+    assert batch[2].token_ids == plain_greedy(loaded, prompts[2].ids, 12)[: len(batch[2].token_ids)]
+    assert batch[0].token_ids != plain_greedy(loaded, prompts[0].ids, 12)[: len(batch[0].token_ids)]
