@@ -93,10 +93,11 @@ def main() -> None:
             middle = round(0.6 * loaded.n_blocks)
             print(f"### {name}: {loaded.n_blocks} blocks x d={loaded.hidden_size}; {sum(len(b) for b in batches)} "
                   f"prompts, batch size {args.batch_size}, {new_tokens} new tokens each, greedy\n", flush=True)
+            five = list(range(middle - 2, middle + 3))
             methods = [plain_method(loaded, padded, new_tokens),
                        emovec_method(loaded, batches, new_tokens, [middle], vector),
-                       emovec_method(loaded, batches, new_tokens, list(range(middle - 2, middle + 3)), vector),
-                       library_method(loaded, padded, new_tokens, list(range(middle - 2, middle + 3)), vector)]  # fmt: skip
+                       emovec_method(loaded, batches, new_tokens, five, vector),
+                       library_method(loaded, padded, new_tokens, five, vector)]  # fmt: skip
             interleave(methods)
             rows: list[Row] = [m.row() for m in methods]
             rows[0].is_reference = True
