@@ -21,28 +21,14 @@ from emovec.steering.hooks import steering
 def continuation_logprobs(
     model: LoadedModel, prefixes: list[list[int]], continuations: list[list[int]], *,
     additions: np.ndarray | None = None, layers: list[int] | None = None,
-    token_masks: list[np.ndarray] | None = None, batch_size: int = 16, advance=None,
+    token_masks: list[np.ndarray | None] | None = None, batch_size: int = 16, advance=None,
 ) -> np.ndarray:  # fmt: skip
     """``log p(continuation | prefix)`` [rows] (float64), steered by ``additions`` [rows, L, d] when given."""
     rows = [p + c for p, c in zip(prefixes, continuations)]
     lengths = np.array([len(r) for r in rows])
     out = np.zeros(len(rows))
     for batch in plan_batches(np.arange(len(rows)), lengths, batch_size=batch_size):
-        input_ids, mask = pad_batch([rows[r] for r in batch], model.pad_token_id, "right", model.device)
-        inputs = {"input_ids": input_ids, "attention_mask": mask}
-        if model.accepts_position_ids:
-            inputs["position_ids"] = position_ids(mask)
-        with torch.inference_mode():
-            if additions is None:
-                logits = model.model(**inputs, use_cache=False).logits
-            else:
-                token_mask = None
-                if token_masks is not None:
-                    token_mask = np.zeros(input_ids.shape, dtype=bool)
-                    for b, r in enumerate(batch):
-                        token_mask[b, : len(token_masks[r])] = token_masks[r]
-                with steering(model, additions=additions[batch], layers=layers, phase="all", token_mask=token_mask):
-                    logits = model.model(**inputs, use_cache=False).logits
+        logits = _batch_logits(model, rows, batch, additions, layers, token_masks)
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         for b, r in enumerate(batch):
             start, stop = len(prefixes[r]), len(rows[r])
@@ -65,26 +51,31 @@ def next_token_logprobs(
     out = np.zeros((len(prefixes), len(tokens)))
     wanted = torch.as_tensor(tokens)
     for batch in plan_batches(np.arange(len(prefixes)), lengths, batch_size=batch_size):
-        input_ids, mask = pad_batch([prefixes[r] for r in batch], model.pad_token_id, "right", model.device)
-        inputs = {"input_ids": input_ids, "attention_mask": mask}
-        if model.accepts_position_ids:
-            inputs["position_ids"] = position_ids(mask)
-        with torch.inference_mode():
-            if additions is None:
-                logits = model.model(**inputs, use_cache=False).logits
-            else:
-                token_mask = None
-                if token_masks is not None:
-                    token_mask = np.ones(input_ids.shape, dtype=bool)
-                    for b, r in enumerate(batch):
-                        if token_masks[r] is not None:
-                            token_mask[b] = False
-                            token_mask[b, : len(token_masks[r])] = token_masks[r]
-                with steering(model, additions=additions[batch], layers=layers, phase="all", token_mask=token_mask):
-                    logits = model.model(**inputs, use_cache=False).logits
+        logits = _batch_logits(model, prefixes, batch, additions, layers, token_masks)
         last = torch.as_tensor(lengths[batch] - 1, device=logits.device)
         rows = logits[torch.arange(len(batch), device=logits.device), last].float()
         out[batch] = torch.log_softmax(rows, dim=-1)[:, wanted.to(rows.device)].double().cpu().numpy()
         if advance is not None:
             advance(len(batch), int(lengths[batch].sum()))
     return out
+
+
+def _batch_logits(model: LoadedModel, rows: list[list[int]], batch: np.ndarray, additions: np.ndarray | None,
+                  layers: list[int] | None, token_masks: list[np.ndarray | None] | None) -> torch.Tensor:  # fmt: skip
+    """Logits [B, T, V] of ``rows[batch]`` right-padded; steered on ``token_masks[row]`` (None: every token)."""
+    input_ids, mask = pad_batch([rows[r] for r in batch], model.pad_token_id, "right", model.device)
+    inputs = {"input_ids": input_ids, "attention_mask": mask}
+    if model.accepts_position_ids:
+        inputs["position_ids"] = position_ids(mask)
+    with torch.inference_mode():
+        if additions is None:
+            return model.model(**inputs, use_cache=False).logits
+        token_mask = None
+        if token_masks is not None:
+            token_mask = np.ones(input_ids.shape, dtype=bool)
+            for b, r in enumerate(batch):
+                if token_masks[r] is not None:
+                    token_mask[b] = False
+                    token_mask[b, : len(token_masks[r])] = token_masks[r]
+        with steering(model, additions=additions[batch], layers=layers, phase="all", token_mask=token_mask):
+            return model.model(**inputs, use_cache=False).logits
