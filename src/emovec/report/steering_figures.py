@@ -82,9 +82,10 @@ def plot_elo(activities: pd.DataFrame, out: str | Path) -> Path:
                     fmt="none", ecolor="black", linewidth=0.7)  # fmt: skip
     ax.set_yticks(y, shown["id"], fontsize=6)
     ax.set_xlabel("Elo (Bradley-Terry, mean 0; bars: 95% bootstrap interval)")
-    for c in categories:
-        ax.barh([], [], color=colors[c], label=c)
-    ax.legend(fontsize=6, frameon=False, loc="lower right")
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=colors[c], label=c) for c in categories], fontsize=6, frameon=False,
+              loc="lower right")  # fmt: skip
     ax.set_title("Which activity the model prefers (both option orders)", fontsize=9)
     return save_figure(fig, out)
 
