@@ -65,8 +65,8 @@ def export_gguf(
                   for k in chosen}  # fmt: skip
     else:
         source = {k: vectors.vectors[row, vectors.layers.index(k)].astype(np.float64) for k in chosen}
-    with np.errstate(over="ignore"):
-        directions = {k - 1: (scale * v).astype(np.float32) for k, v in source.items()}
+    with np.errstate(over="ignore"):  # in float32, as llama.cpp reads it: a scale beyond float32 overflows
+        directions = {k - 1: np.float32(scale) * v.astype(np.float32) for k, v in source.items()}
     if not all(np.isfinite(d).all() for d in directions.values()):
         raise EmovecError(f"--scale {scale}: the scaled vectors overflow float32; use a smaller scale")
     hint = model_hint or str(vectors.metadata.get("model_class") or vectors.metadata.get("model") or "unknown")
