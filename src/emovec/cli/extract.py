@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from emovec.cli.options import ChatRole, DType, Padding, TextFormat
+from emovec.cli.options import (
+    Accumulate,
+    ChatRole,
+    DType,
+    GpusPerWorker,
+    Padding,
+    RayAddress,
+    RayFlag,
+    TextFormat,
+    Workers,
+    ray_settings,
+)
 from emovec.progress import stderr_console
 
 
@@ -24,7 +35,20 @@ def extract(
     ] = None,
     dtype: Annotated[DType, typer.Option(help="Weights and activations dtype.")] = DType.float32,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1, mps ...")] = None,
-    device_map: Annotated[str | None, typer.Option(help="Shard the model over devices, e.g. 'auto'.")] = None,
+    device_map: Annotated[str | None, typer.Option(help="Spread the model over devices and disk, e.g. 'auto'.")] = None,
+    max_memory: Annotated[
+        str | None, typer.Option(help="With --device-map: limits per device, e.g. 'cpu=20GiB,0=70GiB'.")
+    ] = None,
+    offload_folder: Annotated[
+        Path | None, typer.Option(help="With --device-map: where weights that fit nowhere are offloaded.")
+    ] = None,
+    accumulate: Annotated[
+        Accumulate, typer.Option(help="Pooling sums: float64 on CPU and float32 on GPUs when auto.")
+    ] = Accumulate.auto,
+    ray: RayFlag = False,
+    ray_address: RayAddress = None,
+    workers: Workers = None,
+    gpus_per_worker: GpusPerWorker = None,
     padding_side: Annotated[Padding, typer.Option(help="Results are identical either way.")] = Padding.right,
     text_format: Annotated[TextFormat, typer.Option(help="raw text, or the tokenizer's chat template.")] = (
         TextFormat.raw
@@ -34,13 +58,14 @@ def extract(
     ),
     revision: Annotated[str | None, typer.Option(help="Model revision (branch, tag or commit).")] = None,
     layers_path: Annotated[str | None, typer.Option(help="Dotted path of the block list, e.g. model.layers.")] = None,
-    shard_size: Annotated[int | None, typer.Option(help="Stories per shard (default: about 256 MiB each).")] = None,
+    shard_size: Annotated[int | None, typer.Option(help="Stories per shard (default: 256 MiB or 1024).")] = None,
     trust_remote_code: Annotated[bool, typer.Option(help="Run code from the model repository.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an output directory from other inputs.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Pool residual-stream activations of every story at every requested layer."""
     from emovec.extraction.pipeline import extract as run_extract
+    from emovec.models.loading import parse_max_memory
 
     result = run_extract(
         model,
@@ -49,6 +74,9 @@ def extract(
         revision=revision,
         device=device,
         device_map=device_map,
+        max_memory=parse_max_memory(max_memory),
+        offload_folder=offload_folder,
+        ray=ray_settings(ray, ray_address, workers, gpus_per_worker),
         layers_path=layers_path,
         trust_remote_code=trust_remote_code,
         overwrite=overwrite,
@@ -63,6 +91,7 @@ def extract(
         chat_role=chat_role.value,
         dtype=dtype.value,
         shard_size=shard_size,
+        accumulate=accumulate.value,
     )
     manifest = result.manifest
     if result.skipped:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from enum import Enum
+from typing import Annotated
 
 import typer
 
@@ -43,6 +44,12 @@ class DType(str, Enum):
     float16 = "float16"
 
 
+class Accumulate(str, Enum):
+    auto = "auto"
+    float64 = "float64"
+    float32 = "float32"
+
+
 class Weighting(str, Enum):
     token = "token"
     story = "story"
@@ -60,3 +67,24 @@ class Design(str, Enum):
 class Backend(str, Enum):
     hf = "hf"
     vllm = "vllm"
+
+
+RayFlag = Annotated[bool, typer.Option("--ray", help="Run on a Ray cluster (pip install 'emovec[ray]').")]
+RayAddress = Annotated[str | None, typer.Option(help="With --ray: 'auto', HOST:PORT, or unset for a local cluster.")]
+Workers = Annotated[
+    int | None, typer.Option(min=1, help="With --ray: model copies at once (default: one per GPU, else per 4 CPUs).")
+]
+GpusPerWorker = Annotated[
+    float | None, typer.Option(min=0, help="With --ray: GPUs per worker (default 1 if the cluster has GPUs).")
+]
+
+
+def ray_settings(ray: bool, address: str | None, workers: int | None, gpus_per_worker: float | None) -> dict | None:
+    """The Ray settings the options give, or None without --ray (then the other Ray options are refused)."""
+    given = {"--ray-address": address, "--workers": workers, "--gpus-per-worker": gpus_per_worker}
+    unused = [flag for flag, value in given.items() if value is not None]
+    if not ray:
+        if unused:
+            raise typer.BadParameter(f"{', '.join(unused)} need --ray")
+        return None
+    return {"address": address, "workers": workers, "gpus_per_worker": gpus_per_worker}

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from emovec.cli.display import print_results
+from emovec.cli.options import GpusPerWorker, RayAddress, RayFlag, Workers, ray_settings
 from emovec.progress import stderr_console, table_console
 
 
@@ -38,13 +39,19 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Study directory (default: the study's 'out' or its name).")] = None,
     dry_run: Annotated[bool, typer.Option(help="List the stages and which are cached; run nothing.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    ray: RayFlag = False,
+    ray_address: RayAddress = None,
+    workers: Workers = None,
+    gpus_per_worker: GpusPerWorker = None,
 ) -> None:
     """Run a models x corpora study: extract, vectors, analyze, comparisons, figures and report."""
     from rich.table import Table
 
     from emovec.study.runner import run_study
 
-    result = run_study(study, out, dry_run=dry_run, progress=progress)
+    on_ray = ray_settings(ray, ray_address, workers, gpus_per_worker)
+    settings = {"ray": on_ray} if on_ray is not None else None
+    result = run_study(study, out, dry_run=dry_run, progress=progress, settings=settings)
     table = Table(title=f"stages of {study}")
     for column in ("kind", "label", "status", "directory"):
         table.add_column(column)

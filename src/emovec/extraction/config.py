@@ -11,6 +11,7 @@ from emovec.models.layers import check_layer_spec
 
 DEFAULT_BATCH_SIZE = 8
 SHARD_BYTES = 256 * 1024 * 1024  # target size of one shard of pooled means
+MAX_SHARD_STORIES = 1024  # and at most this many stories: a kill loses at most one shard, workers share the rest
 
 
 class ExtractConfig(BaseModel):
@@ -28,6 +29,7 @@ class ExtractConfig(BaseModel):
     chat_role: Literal["user", "assistant"] = "user"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     shard_size: int | None = Field(None, ge=1)
+    accumulate: Literal["auto", "float64", "float32"] = "auto"  # auto: float64 on CPU, float32 on accelerators
 
     @model_validator(mode="after")
     def _one_batching_rule(self) -> ExtractConfig:
@@ -42,8 +44,8 @@ class ExtractConfig(BaseModel):
         return {"batch_size": self.batch_size or DEFAULT_BATCH_SIZE}
 
     def result_defining(self) -> dict:
-        """Settings that change the stored numbers (batching and padding side change only rounding)."""
-        return self.model_dump(exclude={"batch_size", "max_batch_tokens", "padding_side"})
+        """Settings that change the stored numbers (batching, padding side and accumulation change only rounding)."""
+        return self.model_dump(exclude={"batch_size", "max_batch_tokens", "padding_side", "accumulate"})
 
 
 def make_config(**settings) -> ExtractConfig:
@@ -60,5 +62,15 @@ def make_config(**settings) -> ExtractConfig:
 
 
 def auto_shard_size(n_layers: int, hidden_size: int) -> int:
-    """Stories per shard so that one shard of float32 means is about 256 MiB."""
-    return max(1, SHARD_BYTES // max(1, n_layers * hidden_size * 4))
+    """Stories per shard: one shard of float32 means is about 256 MiB, and holds at most 1024 stories."""
+    return max(1, min(MAX_SHARD_STORIES, SHARD_BYTES // max(1, n_layers * hidden_size * 4)))
+
+
+class RaySettings(BaseModel):
+    """Where and how wide a Ray run goes (CLI ``--ray``; study ``[settings] ray = {...}``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: str | None = None  # None: join a running ray.init() or start a local cluster; "auto"; "HOST:PORT"
+    workers: int | None = Field(None, ge=1)  # default: one per gpus_per_worker GPUs, else one per 4 CPUs
+    gpus_per_worker: float | None = Field(None, ge=0)  # default: 1 when the cluster has GPUs, else 0

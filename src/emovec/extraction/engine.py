@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emovec.extraction.pooling import pooled_sums, pooling_mask, position_ids
+from emovec.extraction.pooling import accumulate_dtype, pooled_sums, pooling_mask, position_ids
 from emovec.models.hooks import layer_hooks, run_forward
 from emovec.models.loaded import LoadedModel
 
@@ -63,30 +63,42 @@ def pool_batches(
     layers: list[int],
     skip: int,
     padding_side: str = "right",
+    accumulate: str = "auto",
 ) -> Iterator[PooledBatch]:
-    """Yield pooled means per batch: for each story, the mean of each layer over tokens ``>= skip``."""
-    slot = {layer: i for i, layer in enumerate(layers)}
-    for rows in batches:
-        input_ids, attention_mask = pad_batch([ids[r] for r in rows], loaded.pad_token_id, padding_side, loaded.device)
-        keep = pooling_mask(attention_mask, skip)
-        sums = torch.zeros((len(rows), len(layers), loaded.hidden_size), dtype=torch.float64)
-        norm_sums = torch.zeros((len(rows), len(layers)), dtype=torch.float64)
+    """Yield pooled means per batch: for each story, the mean of each layer over tokens ``>= skip``.
 
-        def record(layer: int, hidden: torch.Tensor, keep=keep, sums=sums, norm_sums=norm_sums) -> None:
+    Sums accumulate on the model's device (float64 on CPU, float32 on accelerators, see
+    :func:`~emovec.extraction.pooling.accumulate_dtype`) and cross to the host once per batch.
+    """
+    slot = {layer: i for i, layer in enumerate(layers)}
+    device = loaded.device
+    dtype = accumulate_dtype(device, accumulate)
+    for rows in batches:
+        input_ids, attention_mask = pad_batch([ids[r] for r in rows], loaded.pad_token_id, padding_side, device)
+        keep = pooling_mask(attention_mask, skip)
+        sums = torch.zeros((len(rows), len(layers), loaded.hidden_size), dtype=dtype, device=device)
+        norm_sums = torch.zeros((len(rows), len(layers)), dtype=dtype, device=device)
+        keeps = {device: keep}  # the mask on each device a layer lives on (several under a device map)
+
+        def record(layer: int, hidden: torch.Tensor, keep=keep, keeps=keeps, sums=sums, norm_sums=norm_sums) -> None:
+            mask = keeps.get(hidden.device)
+            if mask is None:
+                mask = keeps[hidden.device] = keep.to(hidden.device)
             with _single_thread_on_cpu(hidden.device):
-                vectors, norms = pooled_sums(hidden, keep.to(hidden.device))
-            sums[:, slot[layer]] = vectors.cpu()
-            norm_sums[:, slot[layer]] = norms.cpu()
+                vectors, norms = pooled_sums(hidden, mask, dtype)
+            sums[:, slot[layer]] = vectors.to(device)
+            norm_sums[:, slot[layer]] = norms.to(device)
 
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if loaded.accepts_position_ids:
             inputs["position_ids"] = position_ids(attention_mask)
         with layer_hooks(loaded, layers, record):
             run_forward(loaded, **inputs)
-        counted = keep.sum(dim=1).cpu().to(torch.float64)
+        counted = keep.sum(dim=1).to(dtype)
         means = sums / counted.clamp(min=1).view(-1, 1, 1)
-        means[counted == 0] = float("nan")
         norms = norm_sums / counted.clamp(min=1).view(-1, 1)
+        means, norms, counted = (t.cpu() for t in (means, norms, counted))  # the batch's one trip to the host
+        means[counted == 0] = float("nan")
         norms[counted == 0] = float("nan")
         yield PooledBatch(
             rows=np.asarray(rows),

@@ -25,11 +25,23 @@ def pooling_mask(attention_mask: torch.Tensor, skip: int) -> torch.Tensor:
     return positions_from_first_real(attention_mask) >= skip
 
 
-def pooled_sums(hidden: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sums over kept tokens, in float64: of the vectors [B, d] and of their L2 norms [B].
+ACCUMULATE = {"float64": torch.float64, "float32": torch.float32}
+
+
+def accumulate_dtype(device: torch.device, setting: str = "auto") -> torch.dtype:
+    """Float64 on CPU, float32 on accelerators (fast there; MPS has no float64), unless ``setting`` names one."""
+    if setting != "auto":
+        return ACCUMULATE[setting]
+    return torch.float64 if device.type == "cpu" else torch.float32
+
+
+def pooled_sums(
+    hidden: torch.Tensor, keep: torch.Tensor, dtype: torch.dtype = torch.float64
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sums over kept tokens in ``dtype``: of the vectors [B, d] and of their L2 norms [B].
 
     Masked positions are replaced (not multiplied) by zero, so NaN or inf in padding cannot leak in.
     """
     kept = torch.where(keep.unsqueeze(-1), hidden, torch.zeros((), dtype=hidden.dtype, device=hidden.device))
-    kept = kept.to(torch.float64)
+    kept = kept.to(dtype)
     return kept.sum(dim=1), torch.linalg.vector_norm(kept, dim=-1).sum(dim=1)

@@ -38,6 +38,12 @@ class LoadedModel:
 
     @property
     def device(self) -> torch.device:
+        """Where inputs go: the first device of a device map (not "disk" or "meta"), else the weights' device."""
+        device_map = getattr(self.model, "hf_device_map", None)
+        if device_map:
+            placed = [d for d in device_map.values() if d not in ("disk", "meta")]
+            first = placed[0] if placed else "cpu"
+            return torch.device(f"cuda:{first}" if isinstance(first, int) else first)
         return next(self.model.parameters()).device
 
     @property

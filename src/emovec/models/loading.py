@@ -46,13 +46,16 @@ def load_model(
     trust_remote_code: bool = False,
     layers_path: str | None = None,
     validate: bool = True,
+    max_memory: dict | None = None,
+    offload_folder: str | Path | None = None,
 ) -> LoadedModel:
     """Load a model and tokenizer and locate its residual blocks.
 
     ``name_or_path`` is a hub id, a local HF folder, a ``.gguf`` file (or a folder holding one), or the name
     of a bundled model (``emovec models list``: ``smollm2-135m-instruct``, ``gemma-3-270m``, ``minilm``).
     GGUF weights are dequantized once into the user cache (:mod:`emovec.models.gguf`); the model's revision is
-    then the GGUF file's sha256.
+    then the GGUF file's sha256. ``device_map`` (e.g. ``"auto"``), ``max_memory`` and ``offload_folder`` go to
+    accelerate: a model larger than one device is spread over devices, CPU memory and disk.
     """
     from transformers.utils import logging as hf_logging
 
@@ -64,7 +67,8 @@ def load_model(
     common = {"revision": None if "gguf" in source else revision, "trust_remote_code": trust_remote_code}
     hf_logging.disable_progress_bar()  # emovec shows its own progress; "Loading weights" bars are noise
     try:
-        return _load(name, path, source, common, revision, dtype, device, device_map, layers_path, validate)
+        placement = {"device_map": device_map, "max_memory": max_memory, "offload_folder": offload_folder}
+        return _load(name, path, source, common, revision, dtype, device, placement, layers_path, validate)
     finally:
         hf_logging.enable_progress_bar()
 
@@ -118,7 +122,7 @@ def _notice_once(text: str) -> None:
         stderr_console.print(f"note: {text}", markup=False, highlight=False)
 
 
-def _load(name, path, source, common, revision, dtype, device, device_map, layers_path, validate) -> LoadedModel:
+def _load(name, path, source, common, revision, dtype, device, placement, layers_path, validate) -> LoadedModel:
     from transformers import AutoConfig, AutoTokenizer
 
     try:
@@ -126,8 +130,8 @@ def _load(name, path, source, common, revision, dtype, device, device_map, layer
     except (OSError, ValueError) as err:
         raise EmovecError(_not_found_message(path, err)) from None
     is_decoder = _is_decoder(config)
-    model = _load_weights(path, config, is_decoder, resolve_dtype(dtype), device_map, common)
-    if device and not device_map:
+    model = _load_weights(path, config, is_decoder, resolve_dtype(dtype), placement, common)
+    if device and not placement["device_map"]:
         model.to(device)
     model.eval()
     try:
@@ -174,13 +178,15 @@ def _is_decoder(config) -> bool:
     return model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 
-def _load_weights(name, config, is_decoder, dtype, device_map, common) -> nn.Module:
+def _load_weights(name, config, is_decoder, dtype, placement, common) -> nn.Module:
     import transformers
 
     auto_classes = ["AutoModelForCausalLM", "AutoModelForImageTextToText", "AutoModel"] if is_decoder else ["AutoModel"]
     kwargs = dict(common, dtype=dtype, config=config)
-    if device_map:
-        kwargs["device_map"] = device_map
+    if placement["device_map"]:
+        kwargs.update({key: value for key, value in placement.items() if value is not None})
+    elif placement["max_memory"] is not None or placement["offload_folder"] is not None:
+        raise EmovecError("max memory and offload folder need a device map (e.g. --device-map auto)")
     last_error: Exception | None = None
     for auto_name in auto_classes:
         auto_class = getattr(transformers, auto_name, None)
@@ -221,3 +227,19 @@ def _not_found_message(name: str, err: Exception) -> str:
 def _first_line(err: Exception | None) -> str:
     text = str(err).strip() if err else ""
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def parse_max_memory(spec: str | None) -> dict | None:
+    """``"cpu=20GiB,0=70GiB"`` -> ``{"cpu": "20GiB", 0: "70GiB"}`` for accelerate (bytes may be plain integers)."""
+    if spec is None or not spec.strip():
+        return None
+    limits: dict = {}
+    for part in spec.split(","):
+        key, sep, value = part.strip().partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise EmovecError(f"--max-memory {spec!r}: write DEVICE=SIZE pairs, e.g. cpu=20GiB,0=70GiB")
+        if key not in ("cpu", "disk", "mps") and not key.isdigit():
+            raise EmovecError(f"--max-memory {spec!r}: device {key!r} is not cpu, mps or a GPU index")
+        limits[int(key) if key.isdigit() else key] = int(value) if value.isdigit() else value
+    return limits

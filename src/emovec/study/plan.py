@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ class Stage:
     model: str | None = None  # the model this stage loads, if any
     result: dict = field(default_factory=dict)
     units: float = 1.0  # its size in the unit of its kind (stories for extract and generate), for the ETA
+    needs: list[Stage] = field(default_factory=list)  # the stages whose outputs it reads
 
     @property
     def digest(self) -> str:
@@ -63,7 +65,8 @@ class Stage:
 
     def finish(self, **result) -> None:
         self.result = result
-        marker = {"kind": self.kind, "label": self.label, "digest": self.digest, "key": self.key, "result": result}
+        marker = {"kind": self.kind, "label": self.label, "digest": self.digest, "key": self.key, "result": result,
+                  "ran": {"started": getattr(self, "started", None), "finished": time.time()}}  # fmt: skip
         (self.directory / STAGE_FILE).write_text(json.dumps(marker, indent=2, default=str) + "\n")
 
     def load_result(self) -> dict:
@@ -127,7 +130,8 @@ def plan_study(study: Study, out: Path) -> Plan:
             label = f"{model.name}__{corpus.name}"
             acts = Stage("extract", label, {"model": _model_key(model), "corpus": corpora[corpus.name].digest,
                                             **extract_key}, out, extract_stage(model, s, corpus.name, "stories"),
-                         model=model.name, units=corpora[corpus.name].units)  # fmt: skip
+                         model=model.name, units=corpora[corpus.name].units,
+                         needs=[corpora[corpus.name]])  # fmt: skip
             stages.append(acts)
             neutral_acts = None
             if neutrals[corpus.name] is not None:
@@ -135,30 +139,31 @@ def plan_study(study: Study, out: Path) -> Plan:
                                      {"model": _model_key(model), "corpus": neutrals[corpus.name].digest,
                                       "neutral": True, **extract_key},
                                      out, extract_stage(model, s, corpus.name, "neutral"),
-                                     model=model.name, units=neutrals[corpus.name].units)  # fmt: skip
+                                     model=model.name, units=neutrals[corpus.name].units,
+                                     needs=[neutrals[corpus.name]])  # fmt: skip
                 stages.append(neutral_acts)
             vectors = Stage("vectors", label, {"acts": acts.digest, "neutral": neutral_acts and neutral_acts.digest,
                                                "emotions": _emotions_key(s.emotions), "weighting": s.weighting,
                                                "denoise_variance": s.denoise_variance},
-                            out, vectors_stage(s))  # fmt: skip
+                            out, vectors_stage(s), needs=[acts] + ([neutral_acts] if neutral_acts else []))  # fmt: skip
             stages.append(vectors)
             analysis = Stage("analyze", label, {"vectors": vectors.digest, "norms": _norms_key(s.norms),
                                                 "method": METHOD_VERSION,
                                                 "norms_scale": s.norms_scale,
                                                 **s.model_dump(include={"components", "bootstrap", "permutations",
                                                                         "readout_folds", "seed"})},
-                             out, analyze_stage(s))  # fmt: skip
+                             out, analyze_stage(s), needs=[vectors])  # fmt: skip
             stages.append(analysis)
             probing = study.probing
             if probing is not None and (probing.models is None or model.name in probing.models):
                 stages.append(Stage("detect", label, {"vectors": vectors.digest, "method": DETECT_VERSION,
                                                       "seed": s.seed, **probing.model_dump()},
-                                    out, detect_stage(probing, s), model=model.name))  # fmt: skip
+                                    out, detect_stage(probing, s), model=model.name, needs=[vectors]))  # fmt: skip
             steering = study.steering
             if steering is not None and (steering.models is None or model.name in steering.models):
                 stages.append(Stage("steer", label, {"vectors": vectors.digest, "method": STEER_VERSION,
                                                      "seed": s.seed, **steering.model_dump()},
-                                    out, steer_stage(steering, s), model=model.name))  # fmt: skip
+                                    out, steer_stage(steering, s), model=model.name, needs=[vectors]))  # fmt: skip
             conditions.append((model.name, corpus.name))
     plan = Plan(study, out, stages, corpora, conditions)
     _wire(plan, neutrals)

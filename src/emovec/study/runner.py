@@ -18,10 +18,8 @@ from emovec.study.plan import Plan, describe, plan_study
 
 def run_plan(plan: Plan, progress: bool = True) -> dict:
     """Run every pending stage in order, loading each model once for the stages that need it."""
-    from emovec.models.loading import load_model
-
     counts = {"run": 0, "cached": 0}
-    pending = [s for s in plan.stages if not s.done or _damaged(s)]
+    pending = pending_stages(plan)
     counts["cached"] = len(plan.stages) - len(pending)
     loaded: dict[str, object] = {}
     clock = StageClock()
@@ -29,20 +27,7 @@ def run_plan(plan: Plan, progress: bool = True) -> dict:
         stderr_console.print(f"stage {index}/{len(pending)} {stage.kind} {stage.label}"
                              f"{clock.status(pending[index - 1:])}", highlight=False)  # fmt: skip
         started = time.perf_counter()
-        if stage.model is not None:
-            if stage.model not in loaded:
-                loaded.clear()  # one model in memory at a time
-                spec = plan.study.model(stage.model)
-                loaded[stage.model] = load_model(spec.model, dtype=spec.dtype, device=spec.device,
-                                                 device_map=spec.device_map, revision=spec.revision,
-                                                 layers_path=spec.layers_path,
-                                                 trust_remote_code=spec.trust_remote_code)  # fmt: skip
-            stage.loaded_model = loaded[stage.model]  # type: ignore[attr-defined]
-        stage.progress = progress  # type: ignore[attr-defined]
-        if stage.kind in ("vectors", "analyze", "detect", "steer") and stage.directory.exists():
-            shutil.rmtree(stage.directory)  # cheap stages restart clean
-        stage.directory.mkdir(parents=True, exist_ok=True)
-        stage.action(stage)
+        run_stage(plan, stage, loaded, progress)
         clock.record(stage, time.perf_counter() - started)
         counts["run"] += 1
     if pending:
@@ -50,6 +35,32 @@ def run_plan(plan: Plan, progress: bool = True) -> dict:
     if not plan.stages:
         raise EmovecError("the study has no stages")
     return counts
+
+
+def run_stage(plan: Plan, stage, loaded: dict, progress: bool) -> None:
+    """Run one stage, loading its model into ``loaded`` (one model kept at a time) when it needs one."""
+    from emovec.models.loading import load_model
+
+    stage.started = time.time()  # recorded in stage.json with the finish time
+    if stage.model is not None:
+        if stage.model not in loaded:
+            loaded.clear()  # one model in memory at a time
+            spec = plan.study.model(stage.model)
+            loaded[stage.model] = load_model(spec.model, dtype=spec.dtype, device=spec.device,
+                                             device_map=spec.device_map, revision=spec.revision,
+                                             layers_path=spec.layers_path,
+                                             trust_remote_code=spec.trust_remote_code)  # fmt: skip
+        stage.loaded_model = loaded[stage.model]
+    stage.progress = progress
+    if stage.kind in ("vectors", "analyze", "detect", "steer") and stage.directory.exists():
+        shutil.rmtree(stage.directory)  # cheap stages restart clean
+    stage.directory.mkdir(parents=True, exist_ok=True)
+    stage.action(stage)
+
+
+def pending_stages(plan: Plan) -> list:
+    """Stages to run: not finished, or finished but damaged."""
+    return [s for s in plan.stages if not s.done or _damaged(s)]
 
 
 def _damaged(stage) -> bool:
@@ -113,7 +124,8 @@ def run_study(path: str | Path, out: str | Path | None = None, dry_run: bool = F
     """Validate, plan and run a study file; write results, figures and report.html. Returns a summary.
 
     The study directory is ``out``, else the study's ``out`` key, else its name in the current directory.
-    ``settings`` overrides keys of the file's ``[settings]`` (validated the same way).
+    ``settings`` overrides keys of the file's ``[settings]`` (validated the same way). With ``settings.ray``
+    (``ray = {...}`` in the file, or ``emovec run --ray``) the stages run on a Ray cluster.
     """
     from emovec.study.spec import load_study
 
@@ -129,7 +141,12 @@ def run_study(path: str | Path, out: str | Path | None = None, dry_run: bool = F
 
     with exclusive_lock(out):  # one run per study directory; its stages lock their own folders too
         (out / "study.toml").write_text(text)
-        counts = run_plan(plan, progress=progress)
+        if study.settings.ray is not None:
+            from emovec.study.ray_runner import run_plan_on_ray
+
+            counts = run_plan_on_ray(plan, study.settings.ray)
+        else:
+            counts = run_plan(plan, progress=progress)
         write_results(plan)
         figures = study_figures(plan)
         captions = json.dumps({p.name: c for p, c in figures}, indent=1) + "\n"

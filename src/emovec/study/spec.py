@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from emovec.errors import EmovecError, SettingError
+from emovec.extraction.config import RaySettings
 from emovec.models.layers import check_layer_spec, parse_layer_spec
 from emovec.models.reference import local_block_count, model_reference_problem
 
@@ -87,6 +88,7 @@ class Settings(_Strict):
     readout_folds: int = Field(10, ge=0)
     seed: int = 0
     scatter_layer: float | None = Field(None, ge=0, le=1)  # relative depth for PCA scatter (default: peak)
+    ray: RaySettings | None = None  # run the stages on a Ray cluster: {} (local), {address = "auto", workers = 4}
 
 
 class ProbingSpec(_Strict):
