@@ -12,8 +12,8 @@ from __future__ import annotations
 from emovec.errors import EmovecError
 from emovec.extraction.config import RaySettings
 from emovec.progress import stderr_console
+from emovec.study.execution import StageClock, duration, pending_stages, run_stage
 from emovec.study.plan import Plan
-from emovec.study.runner import StageClock, _duration, pending_stages, run_stage
 
 
 def _run_one(plan: Plan, kind: str, label: str, *needed: object) -> dict:
@@ -64,8 +64,8 @@ def run_plan_on_ray(plan: Plan, settings: RaySettings) -> dict:
                 raise EmovecError(f"stage {stage.kind} {stage.label}: {worker_error(err)}") from None
             counts["run"] += 1
             stderr_console.print(f"stage {counts['run']}/{len(pending)} done: {stage.kind} {stage.label} "
-                                 f"(elapsed {_duration(clock.elapsed)})", highlight=False)  # fmt: skip
-        stderr_console.print(f"all {len(pending)} stages done in {_duration(clock.elapsed)}")
+                                 f"(elapsed {duration(clock.elapsed)})", highlight=False)  # fmt: skip
+        stderr_console.print(f"all {len(pending)} stages done in {duration(clock.elapsed)}")
     finally:
         if started:
             ray.shutdown()
