@@ -148,3 +148,50 @@ def test_bundled_template_is_used_by_default(backend, tmp_path):
     generate_corpus(backend, ["calm"], tmp_path / "d.jsonl", topics=TOPICS, topics_per_emotion=1, stories_per_prompt=1,
                     settings=settings(), progress=False)  # fmt: skip
     assert rows(tmp_path / "d.jsonl")[0]["prompt_sha256"] == load_template("stories").sha256
+
+
+def fake_vllm(hf_backend):
+    """A stand-in for the ``vllm`` module with the API emovec calls (``LLM``, ``SamplingParams``, ``LLM.chat``),
+    answering with the Hugging Face backend, so both backends' rows can be compared field by field."""
+    import types
+
+    module = types.ModuleType("vllm")
+    seen: dict = {}
+
+    class SamplingParams:
+        def __init__(self, temperature, top_p, max_tokens, seed):
+            self.settings = GenerationSettings(temperature=temperature, top_p=top_p, max_new_tokens=max_tokens)
+            self.seed = seed
+
+    class LLM:
+        def __init__(self, model, revision=None, trust_remote_code=False, **engine):
+            seen.update(model=model, revision=revision, trust_remote_code=trust_remote_code)
+
+        def chat(self, conversations, params, use_tqdm=True):
+            assert all(len(c) == 1 and c[0]["role"] == "user" for c in conversations) and use_tqdm is False
+            texts = hf_backend.generate([c[0]["content"] for c in conversations], params.settings, params.seed)
+            output = types.SimpleNamespace
+            return [output(outputs=[output(text=t)]) for t in texts]
+
+    module.LLM, module.SamplingParams, module.seen = LLM, SamplingParams, seen
+    return module
+
+
+def test_vllm_backend_keeps_the_hf_format_and_qc(backend, monkeypatch, tmp_path):
+    from emovec.corpus.backends import VLLMBackend
+
+    module = fake_vllm(backend)
+    monkeypatch.setitem(__import__("sys").modules, "vllm", module)
+    vllm_backend = VLLMBackend("some/model", revision="abc")
+    assert module.seen == {"model": "some/model", "revision": "abc", "trust_remote_code": False}
+    for name, engine in (("hf", backend), ("vllm", vllm_backend)):
+        generate_corpus(engine, ["calm", "sad"], tmp_path / f"{name}.jsonl", topics=TOPICS, topics_per_emotion=2,
+                        stories_per_prompt=1, neutral=1, settings=settings(), progress=False)  # fmt: skip
+    for path in (lambda n: tmp_path / f"{n}.jsonl", lambda n: neutral_path(tmp_path / f"{n}.jsonl")):
+        hf, vllm = rows(path("hf")), rows(path("vllm"))
+        assert len(hf) == len(vllm) > 0
+        for a, b in zip(hf, vllm):
+            assert a.keys() == b.keys()
+            assert b["backend"] == "vllm" and b["generator"] == "some/model"
+            varying = {"backend", "generator", "generator_revision", "created"}
+            assert {k: v for k, v in a.items() if k not in varying} == {k: v for k, v in b.items() if k not in varying}

@@ -160,3 +160,12 @@ def test_a_killed_driver_resumes_shard_by_shard(cluster, reference, tiny_model_d
     assert result.shards_reused == 2
     assert result.shards_computed == reference.manifest["n_shards"] - 2
     assert_same_directory(result, reference)
+
+
+def test_ray_options_without_ray_are_refused(tiny_model_dir, corpus_file, tmp_path):
+    from conftest import assert_one_line_error, run_cli
+
+    result = run_cli("extract", "--model", str(tiny_model_dir("llama")), "--corpus", str(corpus_file),
+                     "--out", str(tmp_path / "acts"), "--gpus-per-worker", "1")  # fmt: skip
+    assert_one_line_error(result, "--gpus-per-worker need --ray")
+    assert not (tmp_path / "acts").exists()
