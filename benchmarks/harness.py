@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -405,3 +405,62 @@ def run_interleaved(loaded, methods: list[Method]) -> None:
         interleave(methods)
     finally:
         loaded.tokenizer.padding_side = saved_side
+
+
+# --------------------------------------------------------------------------------------------------- peak memory
+
+
+def _status_mib(field: str) -> float | None:
+    """A memory line of /proc/self/status (``VmRSS``, ``VmHWM``) in MiB, or None off Linux."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _malloc_trim() -> None:
+    """Hand freed heap pages back to the kernel (glibc), so that RSS counts only memory in use."""
+    import ctypes
+    import ctypes.util
+
+    with suppress(OSError, AttributeError):  # not glibc: RSS may then include freed pages
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
+
+def peak_rss_growth(run: Callable[[], object]) -> float | None:
+    """Peak resident memory (MiB) that ``run()`` added on top of what the process held before it.
+
+    CPU tensors live in malloc'd memory that neither tracemalloc nor torch's accelerator counters see, so this
+    reads the kernel's figures: freed heap pages are first returned to the kernel (``malloc_trim``), the
+    process's high-water mark is reset (``/proc/self/clear_refs`` = 5), ``run()`` runs, and the result is the
+    new high-water mark (``VmHWM``) minus the resident size before. Memory freed and reused inside ``run()``
+    counts once. None where the kernel offers no reset (not Linux, or a locked-down /proc).
+    """
+    _malloc_trim()
+    before = _status_mib("VmRSS")
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return None
+    run()
+    peak = _status_mib("VmHWM")
+    return None if before is None or peak is None else max(0.0, peak - before)
+
+
+def largest(plan: Plan) -> int:
+    """The index of the batch with the most padded tokens (where a method's memory peaks)."""
+    return max(range(len(plan.padded)), key=lambda i: plan.padded[i][0].numel())
+
+
+def with_columns(markdown: str, columns: dict[str, list[str]]) -> str:
+    """Append columns to a table made by :func:`table`, one value per row in row order."""
+    lines = markdown.splitlines()
+    for name, values in columns.items():
+        lines[0] += f" {name} |"
+        lines[1] += "---:|"
+        for k, value in enumerate(values):
+            lines[2 + k] += f" {value} |"
+    return "\n".join(lines)
