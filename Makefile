@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/extract_speed.py
 	$(BIN)/python benchmarks/extract_libraries.py
 	$(BIN)/python benchmarks/extract_memory.py
+	$(BIN)/python benchmarks/extract_scaling.py
 	$(BIN)/python benchmarks/probe_speed.py
 	$(BIN)/python benchmarks/steer_speed.py
 	$(BIN)/python benchmarks/analyze.py

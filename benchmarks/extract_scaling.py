@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
                       f"shards {row['extract']:.1f}s, driver peak {row['driver']:,.0f} MiB, "
                       f"workers {row['workers'] or 0:,.0f} MiB", flush=True)  # fmt: skip
             rows += [single, ray]
-    lines = ["| stories | tokens | mode | wall s | shard compute s | tok/s (compute) | wall ratio vs single | "
+    lines = ["| stories | tokens | mode | wall s | shard phase s | tok/s (shard phase) | speed-up vs single (wall) | "
              "driver peak RSS MiB | workers' peak RSS MiB | same files |",
              "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
     for single, ray in zip(rows[::2], rows[1::2]):

@@ -16,7 +16,7 @@ from conftest import STORY_TEXTS
 
 from emovec import load_activations
 
-N_STORIES, SHARD_SIZE = 1200, 2
+N_STORIES, SHARD_SIZE = 400, 2
 N_SHARDS = N_STORIES // SHARD_SIZE
 
 

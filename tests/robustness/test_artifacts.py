@@ -16,25 +16,30 @@ from emovec import load_activations
 pytestmark = pytest.mark.slow  # each case starts emovec processes
 
 
-@pytest.fixture
-def corpus(tmp_path) -> Path:
-    path = tmp_path / "stories[v2].jsonl"  # rich markup would eat "[v2]"
-    path.write_text("".join(json.dumps(row) + "\n" for row in story_rows()))
-    return path
-
-
 def extract(model: Path, corpus: Path, out: Path, *extra: str):
     return run_cli("extract", "--model", str(model), "--corpus", str(corpus), "--out", str(out), "--skip-tokens",
                    "2", "--shard-size", "4", "--no-progress", *extra)  # fmt: skip
 
 
-@pytest.fixture
-def acts(tiny_model_dir, corpus, tmp_path) -> tuple[Path, Path]:
-    model = tiny_model_dir("llama")
-    out = tmp_path / "acts"
-    result = extract(model, corpus, out)
+@pytest.fixture(scope="module")
+def extracted(tiny_model_dir, tmp_path_factory) -> tuple[Path, Path]:
+    """One complete extraction for the module; each test damages its own copy (a corpus is found by content)."""
+    base = tmp_path_factory.mktemp("artifacts")
+    corpus = base / "stories[v2].jsonl"  # rich markup would eat "[v2]"
+    corpus.write_text("".join(json.dumps(row) + "\n" for row in story_rows()))
+    result = extract(tiny_model_dir("llama"), corpus, base / "acts")
     assert result.returncode == 0, result.stderr
-    return model, out
+    return corpus, base / "acts"
+
+
+@pytest.fixture
+def corpus(extracted, tmp_path) -> Path:
+    return Path(shutil.copy(extracted[0], tmp_path / extracted[0].name))
+
+
+@pytest.fixture
+def acts(tiny_model_dir, extracted, corpus, tmp_path) -> tuple[Path, Path]:
+    return tiny_model_dir("llama"), Path(shutil.copytree(extracted[1], tmp_path / "acts"))
 
 
 def test_user_text_in_messages_is_printed_literally(acts, corpus):
