@@ -38,6 +38,7 @@ import copy
 import importlib.util
 import warnings
 from collections.abc import Callable
+from importlib.metadata import version
 
 import numpy as np
 import torch
@@ -218,12 +219,8 @@ def bench_model(model: ModelUnderTest, corpus, batch_size: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
-    versions = []
-    for module in ("nnsight", "transformer_lens"):
-        if importlib.util.find_spec(module) is not None:
-            from importlib.metadata import version
-
-            versions.append(f"{module} {version(module.replace('_', '-'))}")
+    versions = [f"{module} {version(module.replace('_', '-'))}" for module in ("nnsight", "transformer_lens")
+                if importlib.util.find_spec(module) is not None]  # fmt: skip
     print(f"libraries: {', '.join(versions) or 'none installed'}", flush=True)
     sections = []
     with session(args) as (work, corpus):
